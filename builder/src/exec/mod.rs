@@ -1,0 +1,1 @@
+//! The sandbox for RUN steps: namespaces, the mount plan, pivot_root, exec.

@@ -1,0 +1,1 @@
+//! Exporters: local image store, OCI/docker archives, directories, tar, registry.

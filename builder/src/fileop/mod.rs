@@ -1,0 +1,1 @@
+//! COPY and ADD with Docker's semantics.

@@ -1,0 +1,1 @@
+//! The OCI image config and history of a build result.

@@ -1,0 +1,20 @@
+//! hoist's builder: solves a [`hoist_frontend::graph::BuildGraph`] into image
+//! filesystems and configs, and exports them.
+//!
+//! - [`solver`]: scheduling over the DAG, the persistent cache.
+//! - [`source`]: base images, the local build context, http and git sources.
+//! - [`exec`]: the namespace sandbox that runs RUN steps.
+//! - [`fileop`]: COPY/ADD semantics.
+//! - [`image`]: OCI image config and history.
+//! - [`export`]: image, archive, directory and registry exporters.
+//! - [`registry`]: the distribution client (pull, push, auth).
+//! - [`progress`]: the typed events a build emits; the library never prints.
+
+pub mod exec;
+pub mod export;
+pub mod fileop;
+pub mod image;
+pub mod progress;
+pub mod registry;
+pub mod solver;
+pub mod source;

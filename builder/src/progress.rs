@@ -1,0 +1,1 @@
+//! Typed progress events of a build; the CLI renders them.

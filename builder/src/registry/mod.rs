@@ -1,0 +1,1 @@
+//! The distribution (registry) client: pull, push, auth, plain HTTP rules.

@@ -1,0 +1,1 @@
+//! Scheduling of the build graph and the persistent content-addressed cache.

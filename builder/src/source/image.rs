@@ -1,0 +1,1 @@
+//! Base images: registry references, OCI layouts and archives, docker-save tars, scratch.

@@ -1,0 +1,1 @@
+//! The local build context: walking, `.dockerignore`, content checksums with a stat cache.

@@ -1,0 +1,1 @@
+//! The build graph: the contract between the frontend and the builder.

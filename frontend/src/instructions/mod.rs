@@ -1,0 +1,1 @@
+//! Layer 2 of the frontend: parse-tree nodes → typed, validated instructions.

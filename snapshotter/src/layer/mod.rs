@@ -1,0 +1,1 @@
+//! Tar layers: applying them safely and producing them from diffs.

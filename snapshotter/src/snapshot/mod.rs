@@ -1,0 +1,1 @@
+//! Snapshots: unpacked layers keyed by diff_id, overlay and copying drivers.

@@ -1,0 +1,14 @@
+//! The `hoist` binary: command-line parsing, progress and error rendering.
+//! It holds no build logic; that lives in the hoist-frontend, hoist-builder
+//! and hoist-snapshotter crates.
+
+use clap::Parser;
+
+/// A daemonless container image builder.
+#[derive(Parser)]
+#[command(name = "hoist", version, about)]
+struct Cli {}
+
+fn main() {
+    let _cli = Cli::parse();
+}
