@@ -65,3 +65,17 @@ pub struct Dockerfile {
     /// Non-fatal findings (e.g. empty continuation lines).
     pub warnings: Vec<Diagnostic>,
 }
+
+impl Node {
+    /// The span of the first occurrence of `needle` within this instruction's
+    /// source text, or the span of the keyword when it does not occur there
+    /// (or `needle` is empty). Used to point errors at the offending word.
+    pub fn locate(&self, source: &str, needle: &str) -> Span {
+        let end = (self.span.offset + self.span.len).min(source.len());
+        let text = source.get(self.span.offset..end).unwrap_or("");
+        match text.find(needle) {
+            Some(i) if !needle.is_empty() => Span::at(source, self.span.offset + i, needle.len()),
+            _ => Span::at(source, self.span.offset, self.keyword.len()),
+        }
+    }
+}
