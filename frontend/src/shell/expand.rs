@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::error::{ShellError, ShellErrorKind};
 use super::pattern::Glob;
-use super::{Env, Expansion};
+use super::{Env, Expansion, Mode};
 
 /// Collects the words of `process_words`: unquoted whitespace ends a word,
 /// escaped or quoted text never does, and empty words are not kept.
@@ -57,17 +57,19 @@ pub(super) struct Expander<'w, 'e> {
     /// Byte offset of the next character to read.
     pos: usize,
     escape: char,
+    mode: Mode,
     env: &'e dyn Env,
     matched: BTreeSet<String>,
     unmatched: BTreeSet<String>,
 }
 
 impl<'w, 'e> Expander<'w, 'e> {
-    pub fn new(word: &'w str, escape: char, env: &'e dyn Env) -> Self {
+    pub fn new(word: &'w str, escape: char, mode: Mode, env: &'e dyn Env) -> Self {
         Expander {
             word,
             pos: 0,
             escape,
+            mode,
             env,
             matched: BTreeSet::new(),
             unmatched: BTreeSet::new(),
@@ -76,7 +78,7 @@ impl<'w, 'e> Expander<'w, 'e> {
 
     /// Expands the whole word; feeds `words` when splitting is wanted.
     pub fn expand_word(&mut self, words: Option<&mut WordSplitter>) -> Result<String, ShellError> {
-        self.expand_until(None, false, words)
+        self.expand_until(None, self.mode.raw_escapes, words)
     }
 
     pub fn finish<T>(self, value: T) -> Expansion<T> {
@@ -132,7 +134,7 @@ impl<'w, 'e> Expander<'w, 'e> {
                     }
                     out.push_str(&value);
                 }
-                '\'' | '"' => {
+                '\'' | '"' if !self.mode.skip_process_quotes => {
                     let value = if ch == '\'' {
                         self.single_quoted()?
                     } else {
@@ -182,7 +184,11 @@ impl<'w, 'e> Expander<'w, 'e> {
         match self.word[body_start..].find('\'') {
             Some(len) => {
                 self.pos = body_start + len + 1;
-                Ok(self.word[body_start..body_start + len].to_owned())
+                Ok(if self.mode.raw_quotes {
+                    self.word[start..self.pos].to_owned()
+                } else {
+                    self.word[body_start..body_start + len].to_owned()
+                })
             }
             None => {
                 self.pos = self.word.len();
@@ -197,11 +203,17 @@ impl<'w, 'e> Expander<'w, 'e> {
         let start = self.pos;
         self.bump();
         let mut out = String::new();
+        if self.mode.raw_quotes {
+            out.push('"');
+        }
         loop {
             match self.peek() {
                 None => return Err(self.error(start, ShellErrorKind::UnterminatedDoubleQuote)),
                 Some('"') => {
                     self.bump();
+                    if self.mode.raw_quotes {
+                        out.push('"');
+                    }
                     return Ok(out);
                 }
                 Some('$') => out.push_str(&self.expand_dollar()?),
@@ -244,6 +256,16 @@ impl<'w, 'e> Expander<'w, 'e> {
         value
     }
 
+    /// The value of `name`; if it is unset, nothing, or with
+    /// `skip_unset_env` the reference as written from `start`.
+    fn lookup_or_keep(&mut self, name: &str, start: usize) -> Cow<'e, str> {
+        match self.lookup(name) {
+            Some(value) => Cow::Borrowed(value),
+            None if self.mode.skip_unset_env => Cow::Owned(self.word[start..self.pos].to_owned()),
+            None => Cow::Borrowed(""),
+        }
+    }
+
     /// A name after `$` or `${`: a run of digits, one special parameter, or
     /// letters, digits and `_`. Empty if none of these follows.
     fn read_name(&mut self) -> &'w str {
@@ -278,7 +300,7 @@ impl<'w, 'e> Expander<'w, 'e> {
             if name.is_empty() {
                 return Ok(Cow::Borrowed("$"));
             }
-            return Ok(Cow::Borrowed(self.lookup(name).unwrap_or("")));
+            return Ok(self.lookup_or_keep(name, start));
         }
         self.bump();
         match self.peek() {
@@ -290,7 +312,7 @@ impl<'w, 'e> Expander<'w, 'e> {
         }
         let name = self.read_name();
         match self.bump() {
-            Some('}') => Ok(Cow::Borrowed(self.lookup(name).unwrap_or(""))),
+            Some('}') => Ok(self.lookup_or_keep(name, start)),
             Some(':') => match self.bump() {
                 None => Err(self.error(start, ShellErrorKind::MissingCloseBrace)),
                 Some(op @ ('#' | '%')) => Err(self.error(
@@ -339,6 +361,10 @@ impl<'w, 'e> Expander<'w, 'e> {
             .expand_until(Some('}'), is_pattern, None)
             .map_err(|err| self.nested(start, ShellErrorKind::MissingCloseBrace, err))?;
         let value = self.lookup(name);
+        if value.is_none() && self.mode.skip_unset_env {
+            let colon = if colon { ":" } else { "" };
+            return Ok(format!("${{{name}{colon}{op}{word}}}"));
+        }
         let is_unset = value.is_none() || (colon && value == Some(""));
         match op {
             '-' => Ok(if is_unset {
@@ -404,7 +430,13 @@ impl<'w, 'e> Expander<'w, 'e> {
         let replacement = self
             .expand_until(Some('}'), true, None)
             .map_err(|err| self.nested(start, ShellErrorKind::MissingCloseBrace, err))?;
-        let value = self.lookup(name).unwrap_or_default();
+        let value = self.lookup(name);
+        if value.is_none() && self.mode.skip_unset_env {
+            let slashes = if all { "//" } else { "/" };
+            return Ok(format!("${{{name}{slashes}{pattern}/{replacement}}}"));
+        }
+        // An unset value is matched as empty: `${UNSET/*/x}` gives `x`.
+        let value = value.unwrap_or_default();
         let glob = self.glob(start, &pattern)?;
         Ok(if all {
             glob.replace_all(value, &replacement)

@@ -58,6 +58,10 @@
 //! - A nested expansion inside `${A:-…}` adds to the current word when
 //!   splitting words; BuildKit's shared buffer loses the text before it.
 //! - An empty name (as in `${+x}`) is not recorded in `unmatched`.
+//! - With [`Lexer::with_skip_unset_env`], `${X//p/r}` on an unset `X` is
+//!   kept as `${X//p/r}` (BuildKit writes a single `/`).
+//! - Names are always case-sensitive: hoist builds Linux images only, so
+//!   BuildKit's Windows rule (`$pwd` is `$PWD`) does not apply.
 //! - Name characters use Rust's `char::is_alphabetic`/`is_numeric`, which
 //!   differ from Go's `unicode.IsLetter`/`IsDigit` only for rare non-ASCII
 //!   characters (combining marks, superscript digits).
@@ -144,10 +148,31 @@ pub struct Expansion<T> {
     pub unmatched: BTreeSet<String>,
 }
 
-/// Expands Dockerfile words. Cheap to copy; holds only the escape character.
+/// Expands Dockerfile words. Cheap to copy: it holds only the escape
+/// character and the mode switches.
+///
+/// The default mode is what instructions use. The `with_*` switches are
+/// BuildKit's `Lex` fields, for the few places that need them: heredoc
+/// detection in the parser (`raw_quotes`, `raw_escapes`, `skip_unset_env`)
+/// and expansion of heredoc bodies (`skip_process_quotes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lexer {
     escape: char,
+    mode: Mode,
+}
+
+/// BuildKit's `Lex` switches; all off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Mode {
+    /// Keep the quote characters of `'…'` and `"…"` in the result.
+    pub raw_quotes: bool,
+    /// Keep escape characters (outside `${…}` patterns, where they are
+    /// always kept) in the result.
+    pub raw_escapes: bool,
+    /// Treat `'` and `"` as ordinary characters.
+    pub skip_process_quotes: bool,
+    /// Leave references to unset variables as written (`$X`, `${X:-w}`).
+    pub skip_unset_env: bool,
 }
 
 impl Default for Lexer {
@@ -161,12 +186,50 @@ impl Lexer {
     /// A lexer whose escape character is `escape` (`\` by default, `` ` ``
     /// under the `# escape=`` ` `` directive).
     pub const fn new(escape: char) -> Self {
-        Lexer { escape }
+        Lexer {
+            escape,
+            mode: Mode {
+                raw_quotes: false,
+                raw_escapes: false,
+                skip_process_quotes: false,
+                skip_unset_env: false,
+            },
+        }
     }
 
     /// The escape character this lexer uses.
     pub const fn escape(&self) -> char {
         self.escape
+    }
+
+    /// Keeps the quote characters in the result (BuildKit's `RawQuotes`):
+    /// `'a b'` expands to `'a b'`, still as one word.
+    pub const fn with_raw_quotes(mut self, on: bool) -> Self {
+        self.mode.raw_quotes = on;
+        self
+    }
+
+    /// Keeps escape characters in the result (BuildKit's `RawEscapes`):
+    /// `a\ b` expands to `a\ b`, still as one word.
+    pub const fn with_raw_escapes(mut self, on: bool) -> Self {
+        self.mode.raw_escapes = on;
+        self
+    }
+
+    /// Treats `'` and `"` as ordinary characters (BuildKit's
+    /// `SkipProcessQuotes`), for text such as a heredoc body where only `$`
+    /// and escapes mean something.
+    pub const fn with_skip_process_quotes(mut self, on: bool) -> Self {
+        self.mode.skip_process_quotes = on;
+        self
+    }
+
+    /// Leaves references to unset variables as written (BuildKit's
+    /// `SkipUnsetEnv`): `$X`, `${X}`, `${X:-w}` (with `w` expanded),
+    /// `${X/p/r}`. `${X?w}` does not fail then.
+    pub const fn with_skip_unset_env(mut self, on: bool) -> Self {
+        self.mode.skip_unset_env = on;
+        self
     }
 
     /// Expands `word` into one string (BuildKit's `ProcessWord`): quotes are
@@ -180,7 +243,13 @@ impl Lexer {
     /// assert!(out.matched.contains("NAME"));
     /// ```
     pub fn process_word(&self, word: &str, env: &dyn Env) -> Result<Expansion<String>, ShellError> {
-        let mut expander = expand::Expander::new(word, self.escape, env);
+        if self.is_plain(word) {
+            return Ok(Expansion {
+                value: word.to_owned(),
+                ..Expansion::default()
+            });
+        }
+        let mut expander = expand::Expander::new(word, self.escape, self.mode, env);
         let value = expander.expand_word(None)?;
         Ok(expander.finish(value))
     }
@@ -200,9 +269,21 @@ impl Lexer {
         word: &str,
         env: &dyn Env,
     ) -> Result<Expansion<Vec<String>>, ShellError> {
-        let mut expander = expand::Expander::new(word, self.escape, env);
+        if self.is_plain(word) {
+            return Ok(Expansion {
+                value: word.split_whitespace().map(str::to_owned).collect(),
+                ..Expansion::default()
+            });
+        }
+        let mut expander = expand::Expander::new(word, self.escape, self.mode, env);
         let mut words = expand::WordSplitter::default();
         expander.expand_word(Some(&mut words))?;
         Ok(expander.finish(words.finish()))
+    }
+
+    /// True if `word` holds nothing to expand, unquote or unescape, so that
+    /// it expands to itself (the common case, checked without allocating).
+    fn is_plain(&self, word: &str) -> bool {
+        !word.contains(['$', '\'', '"', self.escape])
     }
 }

@@ -486,3 +486,88 @@ fn env_impls_agree_on_set_unset_and_last_pair_wins() {
         "bar"
     );
 }
+
+#[test]
+fn substitution_on_unset_variable_matches_the_empty_value() {
+    assert_eq!(word("${UNSET/*/x}", &[]), "x");
+    assert_eq!(word("${UNSET/a/x}", &[]), "");
+    assert!(matches!(
+        word_error("${UNSET/\\q/x}", &[]),
+        ShellErrorKind::InvalidPattern { .. }
+    ));
+}
+
+#[test]
+fn raw_quotes_keep_quote_characters() {
+    let lexer = Lexer::default().with_raw_quotes(true);
+    let pairs = env(&[("A", "1 2")]);
+    let out = lexer.process_words("'a b' \"c $A\" d", &pairs).unwrap();
+    assert_eq!(out.value, ["'a b'", "\"c 1 2\"", "d"]);
+    assert_eq!(lexer.process_word("x'$A'", &pairs).unwrap().value, "x'$A'");
+}
+
+#[test]
+fn raw_escapes_keep_escape_characters() {
+    let lexer = Lexer::default().with_raw_escapes(true);
+    let pairs = env(&[("A", "v")]);
+    assert_eq!(
+        lexer.process_word("a\\ b\\$A", &pairs).unwrap().value,
+        "a\\ b\\$A"
+    );
+    assert_eq!(
+        lexer.process_words("a\\ b c", &pairs).unwrap().value,
+        ["a\\ b", "c"]
+    );
+    assert_eq!(
+        lexer.process_word("\"\\$A\\x\"", &pairs).unwrap().value,
+        "\\$A\\\\x"
+    );
+    // Inside `${…:-w}` escapes are processed as usual.
+    assert_eq!(
+        lexer.process_word("${N:-\\$A}", &pairs).unwrap().value,
+        "$A"
+    );
+}
+
+#[test]
+fn skip_process_quotes_treats_quotes_as_text() {
+    let lexer = Lexer::default().with_skip_process_quotes(true);
+    let pairs = env(&[("A", "v")]);
+    assert_eq!(
+        lexer
+            .process_word("echo '$A' \"$A\" it's", &pairs)
+            .unwrap()
+            .value,
+        "echo 'v' \"v\" it's"
+    );
+    assert_eq!(lexer.process_word("\\$A", &pairs).unwrap().value, "$A");
+    assert_eq!(
+        lexer.process_words("'a b'", &pairs).unwrap().value,
+        ["'a", "b'"]
+    );
+}
+
+#[test]
+fn skip_unset_env_keeps_references_to_unset_variables() {
+    let lexer = Lexer::default().with_skip_unset_env(true);
+    let pairs = env(&[("A", "v"), ("E", "")]);
+    let w = |input: &str| lexer.process_word(input, &pairs).unwrap().value;
+    assert_eq!(w("$A $U ${U} ${A}"), "v $U ${U} v");
+    assert_eq!(w("${U:-$A} ${U+x} ${U?gone}"), "${U:-v} ${U+x} ${U?gone}");
+    assert_eq!(w("${E:-d}"), "d");
+    assert_eq!(w("${U#a*} ${U//a/b}"), "${U#a*} ${U//a/b}");
+    let out = lexer.process_word("$U", &pairs).unwrap();
+    assert_eq!(out.unmatched, names(&["U"]));
+}
+
+#[test]
+fn plain_words_expand_to_themselves() {
+    let lexer = Lexer::default();
+    let out = lexer.process_word("/usr/local/bin x", &env(&[])).unwrap();
+    assert_eq!(out.value, "/usr/local/bin x");
+    assert!(out.matched.is_empty() && out.unmatched.is_empty());
+    assert_eq!(
+        lexer.process_words(" a\tb  c ", &env(&[])).unwrap().value,
+        ["a", "b", "c"]
+    );
+}
