@@ -55,8 +55,9 @@
 //!
 //! - `${NAME` at the end of the word reports "missing '}'" (BuildKit reports
 //!   an unsupported modifier named by U+FFFD).
-//! - A nested expansion inside `${A:-…}` adds to the current word when
-//!   splitting words; BuildKit's shared buffer loses the text before it.
+//! - When splitting words, `a${X:-b}c` is the one word `abc`. The newest
+//!   `lex.go` we read resets a word buffer that nested `${…}` share with the
+//!   word around them, which would drop the `a`; we take that for a bug.
 //! - An empty name (as in `${+x}`) is not recorded in `unmatched`.
 //! - With [`Lexer::with_skip_unset_env`], `${X//p/r}` on an unset `X` is
 //!   kept as `${X//p/r}` (BuildKit writes a single `/`).
