@@ -130,10 +130,16 @@ impl Glob {
     /// The leftmost match starting at or after byte `from`: its start and
     /// the end of the longest match there.
     fn find_from(&self, value: &str, from: usize) -> Option<(usize, usize)> {
+        // A pattern that opens with a literal can only match where it occurs.
+        let first = match self.tokens.first() {
+            Some(Token::Literal(ch)) => Some(*ch),
+            _ => None,
+        };
         let starts = value[from..]
             .char_indices()
+            .filter(|(_, ch)| first.is_none_or(|first| first == *ch))
             .map(|(at, _)| from + at)
-            .chain(std::iter::once(value.len()));
+            .chain(first.is_none().then_some(value.len()));
         for start in starts {
             let chars = value[start..]
                 .char_indices()
@@ -305,6 +311,101 @@ mod tests {
         assert_eq!(glob("x").strip_suffix("xxyy", false), "xxyy");
         assert_eq!(glob(".*").strip_suffix("file.tar.gz", false), "file.tar");
         assert_eq!(glob(".*").strip_suffix("file.tar.gz", true), "file");
+    }
+
+    /// Whole-string glob match by plain recursion, as the reference.
+    fn matches_whole(tokens: &[Token], text: &[char]) -> bool {
+        match tokens.split_first() {
+            None => text.is_empty(),
+            Some((Token::AnyRun, rest)) => (0..=text.len())
+                .take_while(|&n| n == 0 || text[n - 1] != '\n')
+                .any(|n| matches_whole(rest, &text[n..])),
+            Some((token, rest)) => match text.split_first() {
+                Some((ch, tail)) => {
+                    let ok = match token {
+                        Token::Literal(l) => l == ch,
+                        _ => *ch != '\n',
+                    };
+                    ok && matches_whole(rest, tail)
+                }
+                None => false,
+            },
+        }
+    }
+
+    /// Every string over `alphabet` up to `max` characters long.
+    fn all_strings(alphabet: &[char], max: usize) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut layer = vec![String::new()];
+        for _ in 0..max {
+            layer = layer
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            out.extend(layer.iter().cloned());
+        }
+        out
+    }
+
+    #[test]
+    fn nfa_agrees_with_brute_force_on_all_small_cases() {
+        let patterns = all_strings(&['a', 'b', '*', '?'], 4);
+        let values = all_strings(&['a', 'b', '\n'], 4);
+        for pattern in &patterns {
+            let g = glob(pattern);
+            for value in &values {
+                let chars: Vec<char> = value.chars().collect();
+                let prefix_ends: Vec<usize> = (0..=chars.len())
+                    .filter(|&n| matches_whole(&g.tokens, &chars[..n]))
+                    .collect();
+                let suffix_starts: Vec<usize> = (0..=chars.len())
+                    .filter(|&n| matches_whole(&g.tokens, &chars[n..]))
+                    .collect();
+                let short = prefix_ends.first().map_or(value.as_str(), |&n| &value[n..]);
+                let long = prefix_ends.last().map_or(value.as_str(), |&n| &value[n..]);
+                assert_eq!(
+                    g.strip_prefix(value, false),
+                    short,
+                    "{pattern:?} # {value:?}"
+                );
+                assert_eq!(
+                    g.strip_prefix(value, true),
+                    long,
+                    "{pattern:?} ## {value:?}"
+                );
+                let short = suffix_starts
+                    .last()
+                    .map_or(value.as_str(), |&n| &value[..n]);
+                let long = suffix_starts
+                    .first()
+                    .map_or(value.as_str(), |&n| &value[..n]);
+                assert_eq!(
+                    g.strip_suffix(value, false),
+                    short,
+                    "{pattern:?} % {value:?}"
+                );
+                assert_eq!(
+                    g.strip_suffix(value, true),
+                    long,
+                    "{pattern:?} %% {value:?}"
+                );
+                let first = (0..=chars.len()).find_map(|s| {
+                    (s..=chars.len())
+                        .rev()
+                        .find(|&e| matches_whole(&g.tokens, &chars[s..e]))
+                        .map(|e| (s, e))
+                });
+                let expected = match first {
+                    Some((s, e)) => format!("{}X{}", &value[..s], &value[e..]),
+                    None => value.clone(),
+                };
+                assert_eq!(
+                    g.replace_first(value, "X"),
+                    expected,
+                    "{pattern:?} / {value:?}"
+                );
+            }
+        }
     }
 
     #[test]
