@@ -23,6 +23,7 @@
 //! the caller with that scope: FROM's image and `--platform`
 //! ([`from::FromCmd::expand`]) and `COPY --from` ([`copy::CopyCmd::expand_from`]).
 
+pub mod add;
 pub mod chmod;
 pub mod config;
 pub mod copy;
@@ -45,9 +46,10 @@ use serde::Serialize;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::parser::Node;
 
+pub use add::AddCmd;
 pub use chmod::{Chmod, parse_chmod};
 pub use config::{CmdCmd, EntrypointCmd, ShellCmd, UserCmd, VolumeCmd, WorkdirCmd};
-pub use copy::{AddCmd, CopyCmd, CopySource, InlineFile};
+pub use copy::{CopyCmd, CopySource, InlineFile};
 pub use expose::{ExposeCmd, ExposedPort, PortProtocol, parse_port_spec};
 pub use from::FromCmd;
 pub use healthcheck::{HealthcheckCmd, HealthcheckTest};
