@@ -39,6 +39,8 @@ pub mod run;
 pub mod signal;
 
 #[cfg(test)]
+mod conformance_tests;
+#[cfg(test)]
 pub(crate) mod testutil;
 
 use serde::Serialize;
