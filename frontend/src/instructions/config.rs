@@ -107,16 +107,10 @@ impl UserCmd {
         })
     }
 
-    /// Expands the user text.
+    /// Expands the user text. (An empty result is allowed, as in Docker:
+    /// the image then runs as the default user.)
     pub fn expand(&mut self, e: &dyn Expander) -> Result<(), Diagnostic> {
-        let raw = self.user.clone();
-        expand_word(e, &self.origin, "USER", &mut self.user)?;
-        if self.user.is_empty() {
-            return Err(self
-                .origin
-                .error(&raw, format!("USER: {raw:?} expands to an empty user")));
-        }
-        Ok(())
+        expand_word(e, &self.origin, "USER", &mut self.user)
     }
 
     /// The user and the optional group of `user[:group]`.
@@ -284,11 +278,12 @@ mod tests {
     }
 
     #[test]
-    fn user_expanding_to_nothing_is_an_error() {
+    fn user_expanding_to_nothing_is_allowed_like_docker() {
         let Instruction::User(mut u) = parse(&node("user", &[], &["$NOBODY"])).unwrap() else {
             panic!()
         };
-        assert!(u.expand(&TestExpander::new(&[])).is_err());
+        u.expand(&TestExpander::new(&[])).unwrap();
+        assert_eq!(u.user_and_group(), ("", None));
     }
 
     #[test]

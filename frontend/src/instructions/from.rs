@@ -59,11 +59,12 @@ impl FromCmd {
     /// Expands the image and `--platform`. Docker expands both with the
     /// global ARGs (those before the first FROM), so pass such an expander.
     pub fn expand(&mut self, e: &dyn Expander) -> Result<(), Diagnostic> {
+        let raw = self.image.clone();
         expand_word(e, &self.origin, "FROM", &mut self.image)?;
         if self.image.is_empty() {
             return Err(self
                 .origin
-                .error("FROM", "FROM: base name is empty after expansion"));
+                .error(&raw, format!("FROM: base name ({raw}) should not be blank")));
         }
         if let Some(p) = &mut self.platform {
             expand_word(e, &self.origin, "FROM", p)?;
@@ -161,6 +162,7 @@ mod tests {
     #[test]
     fn from_expand_rejects_empty_base_name() {
         let mut f = from(&[], &["$UNSET"]).unwrap();
-        assert!(f.expand(&TestExpander::new(&[])).is_err());
+        let err = f.expand(&TestExpander::new(&[])).unwrap_err();
+        assert_eq!(err.message, "FROM: base name ($UNSET) should not be blank");
     }
 }

@@ -129,8 +129,10 @@ pub trait Expander {
     fn word(&self, word: &str) -> Result<String, String>;
     /// Expands and splits into words at unquoted whitespace (`ProcessWords`).
     fn words(&self, text: &str) -> Result<Vec<String>, String>;
-    /// Expands variables but keeps quotes and backslashes as written; used
-    /// for heredoc bodies (BuildKit's raw-quotes mode).
+    /// Expands variables in a heredoc body (`COPY <<EOF` with an unquoted
+    /// delimiter): `'` and `"` are ordinary characters and stay, escapes
+    /// still apply, no splitting (BuildKit's `SkipProcessQuotes` mode,
+    /// `shell::Lexer::with_skip_process_quotes`).
     fn raw(&self, text: &str) -> Result<String, String>;
 }
 
