@@ -37,6 +37,7 @@ pub mod mount;
 pub mod onbuild;
 pub mod run;
 pub mod signal;
+pub mod stages;
 
 #[cfg(test)]
 mod conformance_tests;
@@ -60,6 +61,7 @@ pub use mount::{CacheSharing, Mount, MountType, parse_mount, parse_mount_expandi
 pub use onbuild::OnbuildCmd;
 pub use run::{CommandLine, NetworkMode, RunCmd, RunHeredoc, SecurityMode};
 pub use signal::{StopSignalCmd, validate_signal};
+pub use stages::{Stage, Stages, parse_stages};
 
 /// Where an instruction came from: its place in the Dockerfile and its text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
