@@ -68,7 +68,7 @@ impl AddCmd {
         })
     }
 
-    /// Like [`CopyCmd::expand`], plus `--checksum` (then validated).
+    /// Like [`super::CopyCmd::expand`], plus `--checksum` (then validated).
     pub fn expand(&mut self, e: &dyn Expander) -> Result<(), Diagnostic> {
         expand_common(
             e,
