@@ -22,6 +22,9 @@
 //! build). Two values take *global* (pre-FROM ARG) scope and are expanded by
 //! the caller with that scope: FROM's image and `--platform`
 //! ([`from::FromCmd::expand`]) and `COPY --from` ([`copy::CopyCmd::expand_from`]).
+//!
+//! [`parse_stages`] types a whole node list and groups it into the global
+//! ARGs and one [`Stage`] per FROM, as BuildKit's `instructions.Parse` does.
 
 pub mod add;
 pub mod chmod;
