@@ -1,0 +1,231 @@
+//! Listing the build context: every entry under the root minus what `.dockerignore`
+//! excludes, in depth-first order with siblings sorted by name (so a directory's
+//! descendants follow it directly). Only `lstat` and `readdir`: symlinks are listed, never
+//! followed; nothing is opened.
+//!
+//! Excluded directories are skipped whole unless an exception (`!rule`) could re-include
+//! something below them; then the walk descends and lists the directory only if something
+//! inside it is kept (as Docker sends the parents of re-included files).
+
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::dockerignore::{MatchState, Patterns};
+use super::stat_cache::StatIdentity;
+use super::{ContextError, Entry, EntryKind};
+
+/// Lists the context under `root` (which must be a directory) without ignored entries.
+pub fn list_context(root: &Path, patterns: &Patterns) -> Result<Vec<Entry>, ContextError> {
+    let mut walker = Walker {
+        patterns,
+        entries: Vec::new(),
+    };
+    walker.walk_dir(root, "", &MatchState::default())?;
+    Ok(walker.entries)
+}
+
+struct Walker<'a> {
+    patterns: &'a Patterns,
+    entries: Vec<Entry>,
+}
+
+impl Walker<'_> {
+    fn walk_dir(
+        &mut self,
+        abs_dir: &Path,
+        rel_dir: &str,
+        dir_state: &MatchState,
+    ) -> Result<(), ContextError> {
+        let io_err = |source| ContextError::Io {
+            path: abs_dir.to_path_buf(),
+            source,
+        };
+        let mut children = Vec::new();
+        for dirent in std::fs::read_dir(abs_dir).map_err(io_err)? {
+            let dirent = dirent.map_err(io_err)?;
+            let name = dirent.file_name();
+            let Some(name) = name.to_str() else {
+                return Err(ContextError::NonUtf8Name {
+                    path: dirent.path(),
+                });
+            };
+            children.push(name.to_string());
+        }
+        children.sort_unstable();
+
+        for name in children {
+            let abs = abs_dir.join(&name);
+            let rel = if rel_dir.is_empty() {
+                name
+            } else {
+                format!("{rel_dir}/{name}")
+            };
+            let meta = std::fs::symlink_metadata(&abs).map_err(|source| ContextError::Io {
+                path: abs.clone(),
+                source,
+            })?;
+            let state = self.patterns.state_for(&rel, dir_state);
+            let excluded = state.excluded(self.patterns);
+            if meta.is_dir() {
+                if !excluded {
+                    self.entries.push(entry_for(&abs, rel.clone(), &meta)?);
+                    self.walk_dir(&abs, &rel, &state)?;
+                } else if self.patterns.may_reinclude_below(&rel) {
+                    let at = self.entries.len();
+                    self.walk_dir(&abs, &rel, &state)?;
+                    if self.entries.len() > at {
+                        self.entries.insert(at, entry_for(&abs, rel, &meta)?);
+                    }
+                }
+            } else if !excluded {
+                self.entries.push(entry_for(&abs, rel, &meta)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The listing entry for one path, from its `lstat` result.
+pub fn entry_for(abs: &Path, rel_path: String, meta: &Metadata) -> Result<Entry, ContextError> {
+    let file_type = meta.file_type();
+    let kind = if file_type.is_file() {
+        EntryKind::File
+    } else if file_type.is_dir() {
+        EntryKind::Dir
+    } else if file_type.is_symlink() {
+        let target = std::fs::read_link(abs).map_err(|source| ContextError::Io {
+            path: abs.to_path_buf(),
+            source,
+        })?;
+        EntryKind::Symlink { target }
+    } else {
+        EntryKind::Other {
+            file_type: meta.mode() & libc::S_IFMT,
+            rdev: meta.rdev(),
+        }
+    };
+    Ok(Entry {
+        rel_path,
+        kind,
+        mode: meta.mode() & 0o7777,
+        size: meta.len(),
+        stat: StatIdentity::of(meta),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn context(files: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in files {
+            let p = dir.path().join(f);
+            if let Some(d) = f.strip_suffix('/') {
+                fs::create_dir_all(dir.path().join(d)).unwrap();
+            } else {
+                fs::create_dir_all(p.parent().unwrap()).unwrap();
+                fs::write(p, f.as_bytes()).unwrap();
+            }
+        }
+        dir
+    }
+
+    fn listed(dir: &Path, ignore: &str) -> Vec<String> {
+        let patterns = Patterns::parse(ignore).unwrap();
+        list_context(dir, &patterns)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.rel_path)
+            .collect()
+    }
+
+    #[test]
+    fn listing_is_depth_first_with_sorted_siblings() {
+        let dir = context(&["b.txt", "a/z", "a/b/c", "a.txt", "empty/"]);
+        assert_eq!(
+            listed(dir.path(), ""),
+            ["a", "a/b", "a/b/c", "a/z", "a.txt", "b.txt", "empty"]
+        );
+    }
+
+    #[test]
+    fn exception_reincludes_a_file_inside_an_excluded_dir() {
+        let dir = context(&["docs/keep.md", "docs/drop.md", "docs/sub/x", "src/main.rs"]);
+        assert_eq!(
+            listed(dir.path(), "docs\n!docs/keep.md\n"),
+            ["docs", "docs/keep.md", "src", "src/main.rs"]
+        );
+    }
+
+    #[test]
+    fn star_then_exception_keeps_the_excepted_tree() {
+        let dir = context(&[
+            "src/main.rs",
+            "src/lib/x.rs",
+            "target/debug/app",
+            "README.md",
+        ]);
+        assert_eq!(
+            listed(dir.path(), "*\n!src\n"),
+            ["src", "src/lib", "src/lib/x.rs", "src/main.rs"]
+        );
+    }
+
+    #[test]
+    fn excluded_dir_with_no_reachable_exception_is_not_listed() {
+        let dir = context(&["node_modules/a/b.js", "keep/x", "app.js"]);
+        assert_eq!(
+            listed(dir.path(), "node_modules\n!keep/x\n"),
+            ["app.js", "keep", "keep/x"]
+        );
+    }
+
+    #[test]
+    fn excluded_dir_is_listed_only_when_something_inside_is_kept() {
+        let dir = context(&["docs/a.md", "docs/b.txt"]);
+        assert_eq!(
+            listed(dir.path(), "docs\n!docs/*.rs\n"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            listed(dir.path(), "docs\n!docs/*.txt\n"),
+            ["docs", "docs/b.txt"]
+        );
+    }
+
+    #[test]
+    fn later_exclusion_beats_earlier_exception() {
+        let dir = context(&["docs/keep.md", "docs/other.md"]);
+        assert_eq!(
+            listed(dir.path(), "docs\n!docs/keep.md\ndocs/keep.md\n"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn double_star_exception_reaches_deep_files() {
+        let dir = context(&["a/b/c/keep.txt", "a/b/c/drop.bin", "a/x.txt"]);
+        assert_eq!(
+            listed(dir.path(), "a\n!**/*.txt\n"),
+            ["a", "a/b", "a/b/c", "a/b/c/keep.txt", "a/x.txt"]
+        );
+    }
+
+    #[test]
+    fn symlinks_are_listed_not_followed() {
+        let dir = context(&["real/file"]);
+        std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
+        let entries = list_context(dir.path(), &Patterns::default()).unwrap();
+        let link = entries.iter().find(|e| e.rel_path == "link").unwrap();
+        assert_eq!(
+            link.kind,
+            EntryKind::Symlink {
+                target: "real".into()
+            }
+        );
+        assert!(!entries.iter().any(|e| e.rel_path == "link/file"));
+    }
+}
