@@ -113,15 +113,24 @@ pub fn hash_file(path: &Path) -> std::io::Result<([u8; 32], StatIdentity)> {
         .open(path)?;
     let identity = StatIdentity::of(&file.metadata()?);
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 128 * 1024];
-    loop {
-        let n = read_some(&mut file, &mut buf)?;
-        if n == 0 {
-            break;
+    READ_BUFFER.with_borrow_mut(|buf| -> std::io::Result<()> {
+        buf.resize(READ_BUFFER_SIZE, 0);
+        loop {
+            let n = read_some(&mut file, buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            h.update(&buf[..n]);
         }
-        h.update(&buf[..n]);
-    }
+    })?;
     Ok((h.finalize().into(), identity))
+}
+
+const READ_BUFFER_SIZE: usize = 128 * 1024;
+
+thread_local! {
+    /// One read buffer per hashing thread, instead of one allocation per file.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn read_some(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -44,27 +44,28 @@ impl Walker<'_> {
         let mut children = Vec::new();
         for dirent in std::fs::read_dir(abs_dir).map_err(io_err)? {
             let dirent = dirent.map_err(io_err)?;
-            let name = dirent.file_name();
-            let Some(name) = name.to_str() else {
+            let Ok(name) = dirent.file_name().into_string() else {
                 return Err(ContextError::NonUtf8Name {
                     path: dirent.path(),
                 });
             };
-            children.push(name.to_string());
+            // `DirEntry::metadata` is an `fstatat` relative to the open directory that does
+            // not follow symlinks: an `lstat` without resolving the path again.
+            let meta = dirent.metadata().map_err(|source| ContextError::Io {
+                path: dirent.path(),
+                source,
+            })?;
+            children.push((name, meta));
         }
-        children.sort_unstable();
+        children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
-        for name in children {
+        for (name, meta) in children {
             let abs = abs_dir.join(&name);
             let rel = if rel_dir.is_empty() {
                 name
             } else {
                 format!("{rel_dir}/{name}")
             };
-            let meta = std::fs::symlink_metadata(&abs).map_err(|source| ContextError::Io {
-                path: abs.clone(),
-                source,
-            })?;
             let state = self.patterns.state_for(&rel, dir_state);
             let excluded = state.excluded(self.patterns);
             if meta.is_dir() {
