@@ -35,6 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         total += content.len();
         std::fs::write(dir.join(format!("f{i}.dat")), content)?;
     }
+    // Let the files age past the stat cache's racy window (50 ms).
+    std::thread::sleep(std::time::Duration::from_millis(100));
     println!(
         "generated {files} files, {:.1} MB, in {:.2?}",
         total as f64 / 1e6,

@@ -10,7 +10,8 @@
 //! File contents are hashed in parallel (rayon) and looked up first in the stat cache
 //! ([`super::stat_cache`]), so an unchanged context costs only the walk's `lstat`s.
 //! Files are opened with `O_NOFOLLOW`; a hash is cached only when the opened file still has
-//! the identity the walk saw.
+//! the identity the walk saw and was not changed within the last moments before the read
+//! (the racy window, 50 ms). Hard links are hashed as the separate files they appear as.
 
 use std::fs::File;
 use std::io::Read;
@@ -85,16 +86,47 @@ impl Context {
             return Ok(digest);
         }
         let path = self.root.join(&entry.rel_path);
+        let read_started_ns = now_ns();
         let (digest, identity) = hash_file(&path).map_err(|source| ContextError::Io {
             path: path.clone(),
             source,
         })?;
         self.files_hashed.fetch_add(1, Ordering::Relaxed);
-        if identity == entry.stat {
+        if identity == entry.stat && !is_racily_clean(&identity, read_started_ns) {
             self.lock_cache()
                 .insert(entry.rel_path.clone(), identity, digest);
         }
         Ok(digest)
+    }
+}
+
+/// Below this age (newest of mtime and ctime, at the moment the read starts) a file's hash
+/// is used but not cached. Kernel file timestamps come from a coarse clock (one tick, up to
+/// 10 ms behind), so a same-size rewrite right after our read could otherwise keep the very
+/// same (size, mtime, ctime) and be missed next time: git's "racily clean" problem.
+const RACY_WINDOW_NS: i64 = 50_000_000;
+
+/// The window for filesystems that store whole seconds (both timestamps without
+/// nanoseconds): two seconds, as FAT-style 2 s granularity is the coarsest in use.
+const RACY_WINDOW_COARSE_NS: i64 = 2_000_000_000;
+
+/// Whether a file was changed too recently for its stat identity to vouch for its content.
+fn is_racily_clean(identity: &StatIdentity, read_started_ns: i64) -> bool {
+    let whole_seconds =
+        identity.mtime_ns % 1_000_000_000 == 0 && identity.ctime_ns % 1_000_000_000 == 0;
+    let window = if whole_seconds {
+        RACY_WINDOW_COARSE_NS
+    } else {
+        RACY_WINDOW_NS
+    };
+    identity.mtime_ns.max(identity.ctime_ns) + window > read_started_ns
+}
+
+/// Wall-clock time in ns since the epoch, the clock file timestamps use.
+fn now_ns() -> i64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(_) => 0,
     }
 }
 

@@ -24,7 +24,13 @@ fn sample() -> tempfile::TempDir {
     write(root, "b.txt", "b\n");
     write(root, "conf/app.json", "{}\n");
     write(root, "README.md", "# readme\n");
+    settle();
     dir
+}
+
+/// Waits out the racy window, so freshly written files may be cached.
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(60));
 }
 
 fn open(root: &Path) -> Context {
@@ -324,6 +330,30 @@ fn stat_cache_reuses_hashes_across_runs_without_reading_content() {
     let (changed, hashed) = run();
     assert_ne!(changed, cold);
     assert_eq!(hashed, 1, "only the changed file is read again");
+}
+
+#[test]
+fn freshly_changed_file_is_hashed_but_not_cached_until_it_settles() {
+    let dir = sample();
+    write(dir.path(), "a.txt", "just written\n");
+    let ctx = open(dir.path());
+    let sel = ctx.select("a.txt", &SelectOptions::default()).unwrap();
+    let first = ctx.checksum(&sel, &ChecksumOptions::default()).unwrap();
+    assert_eq!(
+        ctx.checksum(&sel, &ChecksumOptions::default()).unwrap(),
+        first
+    );
+    assert_eq!(
+        ctx.files_hashed(),
+        2,
+        "a racily clean file must be read again"
+    );
+    settle();
+    let ctx = open(dir.path());
+    let sel = ctx.select("a.txt", &SelectOptions::default()).unwrap();
+    ctx.checksum(&sel, &ChecksumOptions::default()).unwrap();
+    ctx.checksum(&sel, &ChecksumOptions::default()).unwrap();
+    assert_eq!(ctx.files_hashed(), 1);
 }
 
 #[test]

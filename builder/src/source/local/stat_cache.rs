@@ -2,10 +2,13 @@
 //! (dev, inode, size, mtime ns, ctime ns) is unchanged, and kept across runs, like
 //! BuildKit's contenthash records.
 //!
-//! What it trades: a file whose bytes change while all five stay the same is not re-read.
-//! Every write through the kernel moves mtime and ctime, and ctime cannot be set from user
-//! space, so this needs a filesystem with coarse timestamps and a same-size rewrite within
-//! one tick of the hashing (the "racily clean" case git also has), or a clock jump.
+//! What it trades (the same bet BuildKit and git make): a file whose bytes change while all
+//! five stay the same is not re-read. Every write through the kernel moves mtime and ctime,
+//! and ctime cannot be set from user space, so restoring mtime after a same-size rewrite
+//! does not fool it. What remains is a rewrite within the same timestamp tick as our read
+//! (git's "racily clean" case): hashes of files changed just before they were read are
+//! therefore used but not cached (see `checksum.rs`), and content changed behind the
+//! kernel's back (a raw block device, a clock set backwards) is not detected.
 //!
 //! Storage: one file per context root (`context-<sha256(root)>.statcache`) under the
 //! directory the caller gives, loaded whole at open and rewritten whole on save (temp file,

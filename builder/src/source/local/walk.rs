@@ -216,6 +216,18 @@ mod tests {
     }
 
     #[test]
+    fn excluded_dir_without_reachable_exception_is_never_read() {
+        // A name the walk rejects, inside the excluded dir: only a walk that descends fails.
+        use std::os::unix::ffi::OsStrExt;
+        let dir = context(&["node_modules/", "app.js"]);
+        let bad = std::ffi::OsStr::from_bytes(b"bad\xffname");
+        fs::write(dir.path().join("node_modules").join(bad), b"x").unwrap();
+        assert_eq!(listed(dir.path(), "node_modules\n!app.js\n"), ["app.js"]);
+        let descends = Patterns::parse("node_modules\n!node_modules/keep\n").unwrap();
+        assert!(list_context(dir.path(), &descends).is_err());
+    }
+
+    #[test]
     fn symlinks_are_listed_not_followed() {
         let dir = context(&["real/file"]);
         std::os::unix::fs::symlink("real", dir.path().join("link")).unwrap();
