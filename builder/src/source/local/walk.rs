@@ -11,80 +11,116 @@ use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use super::dockerignore::{MatchState, Patterns};
 use super::stat_cache::StatIdentity;
 use super::{ContextError, Entry, EntryKind};
 
 /// Lists the context under `root` (which must be a directory) without ignored entries.
+/// Sibling directories are walked in parallel (rayon); the order stays deterministic.
 pub fn list_context(root: &Path, patterns: &Patterns) -> Result<Vec<Entry>, ContextError> {
-    let mut walker = Walker {
-        patterns,
-        entries: Vec::new(),
+    walk_dir(patterns, root, "", &MatchState::default())
+}
+
+/// What to do with one child of a directory once its rules are evaluated.
+enum Visit {
+    /// A kept file, symlink or special file.
+    Leaf(Entry),
+    /// A kept directory: list it, then its contents.
+    Dir(Entry, MatchState),
+    /// An excluded directory an exception may reach: list it only if something below is.
+    Reinclude(Entry, MatchState),
+}
+
+/// The listing of one directory's subtree, in listing order.
+fn walk_dir(
+    patterns: &Patterns,
+    abs_dir: &Path,
+    rel_dir: &str,
+    dir_state: &MatchState,
+) -> Result<Vec<Entry>, ContextError> {
+    let io_err = |source| ContextError::Io {
+        path: abs_dir.to_path_buf(),
+        source,
     };
-    walker.walk_dir(root, "", &MatchState::default())?;
-    Ok(walker.entries)
-}
-
-struct Walker<'a> {
-    patterns: &'a Patterns,
-    entries: Vec<Entry>,
-}
-
-impl Walker<'_> {
-    fn walk_dir(
-        &mut self,
-        abs_dir: &Path,
-        rel_dir: &str,
-        dir_state: &MatchState,
-    ) -> Result<(), ContextError> {
-        let io_err = |source| ContextError::Io {
-            path: abs_dir.to_path_buf(),
-            source,
-        };
-        let mut children = Vec::new();
-        for dirent in std::fs::read_dir(abs_dir).map_err(io_err)? {
-            let dirent = dirent.map_err(io_err)?;
-            let Ok(name) = dirent.file_name().into_string() else {
-                return Err(ContextError::NonUtf8Name {
-                    path: dirent.path(),
-                });
-            };
-            // `DirEntry::metadata` is an `fstatat` relative to the open directory that does
-            // not follow symlinks: an `lstat` without resolving the path again.
-            let meta = dirent.metadata().map_err(|source| ContextError::Io {
+    let mut children = Vec::new();
+    for dirent in std::fs::read_dir(abs_dir).map_err(io_err)? {
+        let dirent = dirent.map_err(io_err)?;
+        let Ok(name) = dirent.file_name().into_string() else {
+            return Err(ContextError::NonUtf8Name {
                 path: dirent.path(),
-                source,
-            })?;
-            children.push((name, meta));
-        }
-        children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            });
+        };
+        // `DirEntry::metadata` is an `fstatat` relative to the open directory that does
+        // not follow symlinks: an `lstat` without resolving the path again.
+        let meta = dirent.metadata().map_err(|source| ContextError::Io {
+            path: dirent.path(),
+            source,
+        })?;
+        children.push((name, meta));
+    }
+    children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
-        for (name, meta) in children {
-            let abs = abs_dir.join(&name);
-            let rel = if rel_dir.is_empty() {
-                name
-            } else {
-                format!("{rel_dir}/{name}")
-            };
-            let state = self.patterns.state_for(&rel, dir_state);
-            let excluded = state.excluded(self.patterns);
-            if meta.is_dir() {
-                if !excluded {
-                    self.entries.push(entry_for(&abs, rel.clone(), &meta)?);
-                    self.walk_dir(&abs, &rel, &state)?;
-                } else if self.patterns.may_reinclude_below(&rel) {
-                    let at = self.entries.len();
-                    self.walk_dir(&abs, &rel, &state)?;
-                    if self.entries.len() > at {
-                        self.entries.insert(at, entry_for(&abs, rel, &meta)?);
-                    }
+    let mut visits = Vec::with_capacity(children.len());
+    for (name, meta) in children {
+        let abs = abs_dir.join(&name);
+        let rel = if rel_dir.is_empty() {
+            name
+        } else {
+            format!("{rel_dir}/{name}")
+        };
+        let state = patterns.state_for(&rel, dir_state);
+        let excluded = state.excluded(patterns);
+        if meta.is_dir() {
+            if !excluded {
+                visits.push(Visit::Dir(entry_for(&abs, rel, &meta)?, state));
+            } else if patterns.may_reinclude_below(&rel) {
+                visits.push(Visit::Reinclude(entry_for(&abs, rel, &meta)?, state));
+            }
+        } else if !excluded {
+            visits.push(Visit::Leaf(entry_for(&abs, rel, &meta)?));
+        }
+    }
+
+    let subtrees: Vec<Vec<Entry>> = visits
+        .par_iter()
+        .map(|visit| match visit {
+            Visit::Leaf(_) => Ok(Vec::new()),
+            Visit::Dir(dir, state) | Visit::Reinclude(dir, state) => walk_dir(
+                patterns,
+                &abs_dir.join(file_name(dir)),
+                &dir.rel_path,
+                state,
+            ),
+        })
+        .collect::<Result<_, _>>()?;
+
+    let mut listing = Vec::new();
+    for (visit, subtree) in visits.into_iter().zip(subtrees) {
+        match visit {
+            Visit::Leaf(entry) => listing.push(entry),
+            Visit::Dir(entry, _) => {
+                listing.push(entry);
+                listing.extend(subtree);
+            }
+            Visit::Reinclude(entry, _) => {
+                if !subtree.is_empty() {
+                    listing.push(entry);
+                    listing.extend(subtree);
                 }
-            } else if !excluded {
-                self.entries.push(entry_for(&abs, rel, &meta)?);
             }
         }
-        Ok(())
     }
+    Ok(listing)
+}
+
+/// The last component of an entry's path.
+fn file_name(entry: &Entry) -> &str {
+    entry
+        .rel_path
+        .rsplit_once('/')
+        .map_or(entry.rel_path.as_str(), |(_, name)| name)
 }
 
 /// The listing entry for one path, from its `lstat` result.
