@@ -203,6 +203,19 @@ fn exclude_option_drops_matches_relative_to_the_source_dir() {
     };
     let sel = ctx.select(".", &opts).unwrap();
     assert!(!paths(&sel).contains(&"a.txt") && paths(&sel).contains(&"README.md"));
+    let opts = SelectOptions {
+        exclude: Some(Patterns::new(["b.*"]).unwrap()),
+    };
+    assert_eq!(ctx.select("*.txt", &opts).unwrap().roots, ["a.txt"]);
+    let opts = SelectOptions {
+        exclude: Some(Patterns::new(["*.txt"]).unwrap()),
+    };
+    assert!(matches!(
+        ctx.select("*.txt", &opts),
+        Err(ContextError::NoSourceFiles { .. })
+    ));
+    // A literal source is copied even if its own name matches.
+    assert_eq!(ctx.select("a.txt", &opts).unwrap().roots, ["a.txt"]);
 }
 
 #[test]

@@ -9,6 +9,8 @@
 //!   negation, `\` escapes); a wildcard matching nothing is an error, like Docker's
 //!   "no source files were specified". A missing plain source is "… not found".
 //! - Ignored paths do not exist for COPY.
+//! - `COPY --exclude` rules ([`SelectOptions::exclude`]) match paths relative to each
+//!   selected directory, and the names of a wildcard's matches.
 
 use regex::Regex;
 
@@ -21,9 +23,10 @@ impl Context {
     /// below it when it is a directory, in listing order. `.` selects the whole context.
     pub fn select(&self, source: &str, opts: &SelectOptions) -> Result<Selection, ContextError> {
         let path = clean_source(source)?;
+        let wildcard = has_wildcards(&path);
         let roots: Vec<usize> = if path == "." {
             Vec::new()
-        } else if has_wildcards(&path) {
+        } else if wildcard {
             self.check_literal_parents(source, &path)?;
             let re = compile_source_glob(source, &path)?;
             let depth = path.split('/').count();
@@ -62,6 +65,12 @@ impl Context {
         for root in roots {
             let root_entry = &self.entries[root];
             let root_path = root_entry.rel_path.as_str();
+            // `COPY --exclude=*.txt hom* /dst/` leaves out `home.txt`: a wildcard's matches
+            // are filtered by name too (Dockerfile reference), a literal source is not.
+            let name = root_path.rsplit('/').next().unwrap_or(root_path);
+            if wildcard && excluded_below(opts.exclude.as_ref(), "", name) {
+                continue;
+            }
             selection.roots.push(root_path.to_string());
             selection.entries.push(root_entry.clone());
             if root_entry.kind != EntryKind::Dir {
@@ -76,6 +85,11 @@ impl Context {
                     selection.entries.push(entry.clone());
                 }
             }
+        }
+        if selection.roots.is_empty() {
+            return Err(ContextError::NoSourceFiles {
+                pattern: source.to_string(),
+            });
         }
         Ok(selection)
     }
