@@ -141,9 +141,17 @@ fn put_bytes(h: &mut Sha256, bytes: &[u8]) {
 pub fn hash_file(path: &Path) -> std::io::Result<([u8; 32], StatIdentity)> {
     let mut file = File::options()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        // O_NONBLOCK: if the file was swapped for a fifo since the walk, do not hang.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
-    let identity = StatIdentity::of(&file.metadata()?);
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "no longer a regular file (changed during the build)",
+        ));
+    }
+    let identity = StatIdentity::of(&meta);
     let mut h = Sha256::new();
     READ_BUFFER.with_borrow_mut(|buf| -> std::io::Result<()> {
         buf.resize(READ_BUFFER_SIZE, 0);
