@@ -39,6 +39,8 @@ pub struct Root {
 }
 
 const CACHE_LIMIT: usize = 512;
+/// Symlinks followed while creating missing parents, like the kernel's limit.
+const MAX_SYMLINK_HOPS: u32 = 40;
 const DIR_FLAGS: OFlags = OFlags::DIRECTORY
     .union(OFlags::RDONLY)
     .union(OFlags::CLOEXEC)
@@ -88,19 +90,44 @@ impl Root {
 
     /// Like [`Root::dir`], creating missing directories (mode 0755, owned by
     /// the caller) the way tar does for members whose parents are not listed.
+    /// A dangling symlink on the way is followed inside the root and its
+    /// target created (containerd's `RootPath` + `MkdirAll` behaviour).
     pub fn ensure_dir(&mut self, rel: &[u8]) -> io::Result<Rc<DirHandle>> {
+        let mut hops = 0;
+        self.ensure_dir_counting(rel, &mut hops)
+    }
+
+    fn ensure_dir_counting(&mut self, rel: &[u8], hops: &mut u32) -> io::Result<Rc<DirHandle>> {
         match self.dir(rel) {
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {}
             other => return other,
         }
         // The root itself always exists, so `rel` is not empty here.
         let (parent, last) = name::split(rel);
-        let parent = self.ensure_dir(parent)?;
+        let parent = self.ensure_dir_counting(parent, hops)?;
         match rustix::fs::mkdirat(&parent.fd, last, Mode::from_raw_mode(0o755)) {
-            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Ok(()) => return self.dir(rel),
+            Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
         }
-        // Still missing after the mkdir means `last` is a dangling symlink.
+        // `last` exists but `rel` does not resolve: a dangling symlink.
+        let st = rustix::fs::statat(&parent.fd, last, AtFlags::SYMLINK_NOFOLLOW)?;
+        if file_type(&st) != FileType::Symlink {
+            return Err(rustix::io::Errno::NOTDIR.into());
+        }
+        *hops += 1;
+        if *hops > MAX_SYMLINK_HOPS {
+            return Err(rustix::io::Errno::LOOP.into());
+        }
+        let link = rustix::fs::readlinkat(&parent.fd, last, Vec::new())?;
+        let link = link.as_bytes();
+        let resolved = if link.starts_with(b"/") {
+            name::clean(link)
+        } else {
+            name::clean(&name::join(&parent.real, link))
+        }
+        .map_err(|_| io::Error::from(rustix::io::Errno::NAMETOOLONG))?;
+        self.ensure_dir_counting(&resolved, hops)?;
         self.dir(rel)
     }
 
