@@ -1,1 +1,4 @@
 //! Tar layers: applying them safely and producing them from diffs.
+
+pub mod compress;
+pub mod diff;
