@@ -211,7 +211,14 @@ impl BaseIndex {
         let mut deleted: Vec<PathBuf> = Vec::new();
         for rel in self.entries.keys() {
             let gone = match fs::symlink_metadata(root.join(rel)) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    true
+                }
                 Err(e) => return Err(ctx("stat", &root.join(rel))(e)),
                 Ok(_) => false,
             };
