@@ -4,7 +4,7 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use hoist_snapshotter::content::ContentStore;
@@ -55,7 +55,7 @@ fn changed_overlay() -> Setup {
     std::os::unix::fs::symlink("f1", r.join("sl")).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &r.join("pipe"),
+        r.join("pipe"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o600),
         0,
@@ -63,7 +63,7 @@ fn changed_overlay() -> Setup {
     .unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &r.join("null"),
+        r.join("null"),
         rustix::fs::FileType::CharacterDevice,
         rustix::fs::Mode::from_raw_mode(0o666),
         rustix::fs::makedev(1, 3),
@@ -74,7 +74,7 @@ fn changed_overlay() -> Setup {
     std::os::unix::fs::chown(r.join("owned"), Some(1234), Some(5678)).unwrap();
     fs::write(r.join("x-attr"), "x").unwrap();
     rustix::fs::setxattr(
-        &r.join("x-attr"),
+        r.join("x-attr"),
         "user.test",
         b"hello",
         rustix::fs::XattrFlags::empty(),
@@ -377,7 +377,7 @@ fn large_layer_streams_through_both_codecs() {
 fn failed_layer_write_names_the_path_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = ContentStore::open(dir.path().join("content")).unwrap();
-    let missing = PathBuf::from(dir.path().join("no-such-upper"));
+    let missing = dir.path().join("no-such-upper");
     let err = write_layer(
         &DiffSource::OverlayUpper(missing.clone()),
         &DiffOptions::default(),
