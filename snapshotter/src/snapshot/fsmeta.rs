@@ -124,3 +124,45 @@ pub(crate) fn is_overlay_whiteout(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::FileTypeExt;
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
+
+/// The inode generation of the directory `path` (`FS_IOC_GETVERSION`), where
+/// the filesystem has one (ext4, xfs, btrfs): with the inode number it tells
+/// a directory from a new one that reused the number. `None` where
+/// unsupported.
+pub(crate) fn dir_generation(path: &Path) -> Option<u32> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::ioctl::{Getter, opcode};
+    const FS_IOC_GETVERSION: rustix::ioctl::Opcode = opcode::read::<std::ffi::c_long>(b'v', 1);
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    // SAFETY: FS_IOC_GETVERSION writes one C int (the kernel's
+    // `put_user(generation, (int __user *)arg)`), which is what the Getter's
+    // output buffer holds; the opcode's size field says `long` only because
+    // the uapi header declares it so.
+    let generation =
+        unsafe { rustix::ioctl::ioctl(&fd, Getter::<FS_IOC_GETVERSION, std::ffi::c_int>::new()) };
+    generation.ok().map(|g| g as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn recreated_dir_differs_in_inode_number_or_generation() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("d");
+        std::fs::create_dir(&d).unwrap();
+        let first = (std::fs::metadata(&d).unwrap().ino(), dir_generation(&d));
+        assert!(first.1.is_some(), "no inode generation on this filesystem");
+        std::fs::remove_dir(&d).unwrap();
+        std::fs::create_dir(&d).unwrap();
+        let second = (std::fs::metadata(&d).unwrap().ino(), dir_generation(&d));
+        assert_ne!(first, second);
+    }
+}

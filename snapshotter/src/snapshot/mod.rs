@@ -29,6 +29,7 @@ mod overlay;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -101,6 +102,9 @@ impl SnapshotStore {
             let d = root.join(dir);
             fs::create_dir_all(&d).map_err(io_err("create directory", &d))?;
         }
+        // Mount points are matched against /proc/self/mountinfo, which
+        // shows absolute, symlink-free paths.
+        let root = fs::canonicalize(&root).map_err(io_err("resolve", &root))?;
         let store = SnapshotStore {
             root,
             overlay_works: OnceLock::new(),
@@ -149,10 +153,17 @@ impl SnapshotStore {
             .prefix(&format!("{}.", diff_id.hex()))
             .tempdir_in(&tmp_root)
             .map_err(io_err("create temp dir in", &tmp_root))?;
+        // A layer without a `./` entry keeps this mode for its root.
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))
+            .map_err(io_err("chmod", tmp.path()))?;
         unpack(tmp.path()).map_err(|e| SnapshotError::Unpack {
             diff_id: diff_id.clone(),
             source: e.into(),
         })?;
+        // The layer must be on disk before its name says it is complete.
+        let dir_fd = File::open(tmp.path()).map_err(io_err("open", tmp.path()))?;
+        rustix::fs::syncfs(&dir_fd)
+            .map_err(|e| io_err("sync filesystem of", tmp.path())(e.into()))?;
         let tmp = tmp.keep();
         if let Err(e) = fs::rename(&tmp, &dest) {
             let _ = fs::remove_dir_all(&tmp);
@@ -175,6 +186,7 @@ impl SnapshotStore {
             .root
             .join("layers/.tmp")
             .join(format!("{}.gone", diff_id.hex()));
+        native::remove_any(&trash).map_err(io_err("remove", &trash))?;
         fs::rename(&dest, &trash).map_err(io_err("rename", &dest))?;
         native::remove_any(&trash).map_err(io_err("remove", &trash))
     }
@@ -272,6 +284,19 @@ impl SnapshotStore {
                 );
                 for d in [&upper, &work, &merged] {
                     fs::create_dir(d).map_err(io_err("create directory", d))?;
+                }
+                // The merged root shows the upper dir's owner and mode: give
+                // it those of the top layer's root, as the copying driver does.
+                match chain.last() {
+                    Some(top) => {
+                        let meta = fs::symlink_metadata(top).map_err(io_err("stat", top))?;
+                        std::os::unix::fs::chown(&upper, Some(meta.uid()), Some(meta.gid()))
+                            .map_err(io_err("chown", &upper))?;
+                        fs::set_permissions(&upper, meta.permissions())
+                            .map_err(io_err("chmod", &upper))?;
+                    }
+                    None => fs::set_permissions(&upper, fs::Permissions::from_mode(0o755))
+                        .map_err(io_err("chmod", &upper))?,
                 }
                 let empty = [self.root.join("empty")];
                 let lowers = if chain.is_empty() { &empty[..] } else { chain };

@@ -9,8 +9,9 @@
 //! layer stay hard-linked in the copy. Owner, mode (with setuid/setgid/
 //! sticky), xattrs (minus overlay's own) and times are preserved.
 //!
-//! [`BaseIndex`] records, right after the copy, each entry's inode, type and
-//! change time. [`BaseIndex::changes`] walks the tree after the step and lists
+//! [`BaseIndex`] records, right after the copy, each entry's inode (number,
+//! birth time and, for dirs, generation: ext4 reuses inode numbers at once),
+//! type and change time. [`BaseIndex::changes`] walks the tree after the step and lists
 //! what differs: new paths, entries whose inode, type, ctime, mtime, size,
 //! mode or owner changed, directories that replaced something (opaque, as
 //! overlayfs marks a dir created over a whiteout), removed paths (only the
@@ -120,6 +121,11 @@ fn merge_layer(layer: &Path, dst: &Path) -> io::Result<()> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct BaseEntry {
     ino: u64,
+    /// Birth time where the filesystem records it: inode numbers are
+    /// reused at once (ext4), so `rm -rf d; mkdir d` can give the same one.
+    born: Option<std::time::SystemTime>,
+    /// Inode generation of directories (the stronger signal where it exists).
+    generation: Option<u32>,
     /// `st_mode` (type and permission bits).
     mode: u32,
     uid: u32,
@@ -130,9 +136,15 @@ struct BaseEntry {
 }
 
 impl BaseEntry {
-    fn of(m: &fs::Metadata) -> Self {
+    fn of(path: &Path, m: &fs::Metadata) -> Self {
         BaseEntry {
+            generation: if m.is_dir() {
+                fsmeta::dir_generation(path)
+            } else {
+                None
+            },
             ino: m.ino(),
+            born: m.created().ok(),
             mode: m.mode(),
             uid: m.uid(),
             gid: m.gid(),
@@ -143,6 +155,10 @@ impl BaseEntry {
     }
     fn is_dir(&self) -> bool {
         self.mode & 0o170000 == 0o040000
+    }
+    /// Whether `now` is the same inode as this entry, not a new one.
+    fn same_inode(&self, now: &BaseEntry) -> bool {
+        self.ino == now.ino && self.born == now.born && self.generation == now.generation
     }
 }
 
@@ -160,7 +176,7 @@ impl BaseIndex {
             let entry = entry.map_err(io::Error::from)?;
             let meta = entry.metadata().map_err(io::Error::from)?;
             let rel = entry.path().strip_prefix(root).map_err(io::Error::other)?;
-            entries.insert(rel.to_path_buf(), BaseEntry::of(&meta));
+            entries.insert(rel.to_path_buf(), BaseEntry::of(entry.path(), &meta));
         }
         Ok(BaseIndex { entries })
     }
@@ -188,12 +204,12 @@ impl BaseIndex {
                 }
                 opaque_prefix = None;
             }
-            let now = BaseEntry::of(&meta);
+            let now = BaseEntry::of(entry.path(), &meta);
             match self.entries.get(&rel) {
                 None => {
                     present.insert(rel);
                 }
-                Some(base) if meta.is_dir() && (!base.is_dir() || base.ino != now.ino) => {
+                Some(base) if meta.is_dir() && (!base.is_dir() || !base.same_inode(&now)) => {
                     // A dir that replaced something: overlayfs makes it opaque.
                     opaque.insert(rel.clone());
                     opaque_prefix = Some(rel);
