@@ -1,4 +1,7 @@
-//! Tar layers: applying them safely and producing them from diffs.
+//! Tar layers: applying them safely ([`apply`], [`compression`]) and producing
+//! them from diffs ([`diff`], [`compress`]).
 
 pub mod apply;
+pub mod compress;
 pub mod compression;
+pub mod diff;
