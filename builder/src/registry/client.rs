@@ -67,53 +67,48 @@ impl Default for RegistryOptions {
 pub enum RegistryError {
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
-    #[error("{reference}: not authorized by {registry}: {message}")]
+    #[error("{reference}: not authorized by {}: {message}", .reference.registry())]
     Unauthorized {
-        reference: Reference,
-        registry: String,
+        reference: Box<Reference>,
         message: String,
     },
-    #[error("{reference}: not found in {registry}: {message}")]
+    #[error("{reference}: not found in {}: {message}", .reference.registry())]
     NotFound {
-        reference: Reference,
-        registry: String,
+        reference: Box<Reference>,
         message: String,
     },
-    #[error("{reference}: registry {registry} failed: {message}")]
+    #[error("{reference}: registry {} failed: {message}", .reference.registry())]
     Registry {
-        reference: Reference,
-        registry: String,
+        reference: Box<Reference>,
         message: String,
     },
-    #[error("{reference}: manifest from {registry} has digest {actual}, expected {expected}")]
+    #[error("{reference}: manifest from {} has digest {actual}, expected {expected}", .reference.registry())]
     ManifestDigest {
-        reference: Reference,
-        registry: String,
+        reference: Box<Reference>,
         expected: Digest,
         actual: Digest,
     },
     #[error("{reference}: {source}")]
     Manifest {
-        reference: Reference,
+        reference: Box<Reference>,
         #[source]
         source: ManifestError,
     },
     #[error("{reference}: no image for platform {wanted}; the image has {}", list_platforms(.available))]
     PlatformMissing {
-        reference: Reference,
+        reference: Box<Reference>,
         wanted: Platform,
         available: Vec<Platform>,
     },
-    #[error("{reference}: blob {digest} from {registry}: {message}")]
+    #[error("{reference}: blob {digest} from {}: {message}", .reference.registry())]
     Blob {
-        reference: Reference,
-        registry: String,
+        reference: Box<Reference>,
         digest: Digest,
         message: String,
     },
     #[error("{reference}: storing blob {digest}: {source}")]
     Store {
-        reference: Reference,
+        reference: Box<Reference>,
         digest: Digest,
         #[source]
         source: ContentError,
@@ -238,18 +233,15 @@ impl RegistryClient {
     }
 
     fn classify(&self, reference: &Reference, e: OciDistributionError) -> RegistryError {
-        let registry = reference.registry().to_string();
         let message = describe(&e);
         match e {
             OciDistributionError::UnauthorizedError { .. }
             | OciDistributionError::AuthenticationFailure(_) => RegistryError::Unauthorized {
-                reference: reference.clone(),
-                registry,
+                reference: Box::new(reference.clone()),
                 message,
             },
             OciDistributionError::ImageManifestNotFoundError(_) => RegistryError::NotFound {
-                reference: reference.clone(),
-                registry,
+                reference: Box::new(reference.clone()),
                 message,
             },
             OciDistributionError::RegistryError { ref envelope, .. }
@@ -264,8 +256,7 @@ impl RegistryClient {
                 }) =>
             {
                 RegistryError::NotFound {
-                    reference: reference.clone(),
-                    registry,
+                    reference: Box::new(reference.clone()),
                     message,
                 }
             }
@@ -275,19 +266,16 @@ impl RegistryClient {
                 }) =>
             {
                 RegistryError::Unauthorized {
-                    reference: reference.clone(),
-                    registry,
+                    reference: Box::new(reference.clone()),
                     message,
                 }
             }
             OciDistributionError::ServerError { code: 404, .. } => RegistryError::NotFound {
-                reference: reference.clone(),
-                registry,
+                reference: Box::new(reference.clone()),
                 message,
             },
             _ => RegistryError::Registry {
-                reference: reference.clone(),
-                registry,
+                reference: Box::new(reference.clone()),
                 message,
             },
         }
@@ -313,8 +301,7 @@ impl RegistryClient {
             && expected != &actual
         {
             return Err(RegistryError::ManifestDigest {
-                reference: reference.clone(),
-                registry: reference.registry().to_string(),
+                reference: Box::new(reference.clone()),
                 expected: expected.clone(),
                 actual,
             });
@@ -338,8 +325,7 @@ impl RegistryClient {
             .await
             .map_err(|e| self.classify(reference, e))?;
         digest.parse().map_err(|_| RegistryError::Registry {
-            reference: reference.clone(),
-            registry: reference.registry().to_string(),
+            reference: Box::new(reference.clone()),
             message: format!("the registry sent an unsupported digest {digest:?}"),
         })
     }
@@ -361,8 +347,7 @@ impl RegistryClient {
             .store_auth_if_needed(oref.resolve_registry(), &auth)
             .await;
         let blob_err = |message: String| RegistryError::Blob {
-            reference: reference.clone(),
-            registry: reference.registry().to_string(),
+            reference: Box::new(reference.clone()),
             digest: descriptor.digest.clone(),
             message,
         };
@@ -390,7 +375,7 @@ impl RegistryClient {
                 }
                 Err(BlobFailure::Store(source)) => {
                     return Err(RegistryError::Store {
-                        reference: reference.clone(),
+                        reference: Box::new(reference.clone()),
                         digest: descriptor.digest.clone(),
                         source,
                     });
@@ -524,7 +509,7 @@ impl RegistryClient {
         self.store_bytes(reference, store, &bytes, &tag_digest)?;
         let parsed = ManifestDocument::parse(&bytes, &tag_digest, None).map_err(|source| {
             RegistryError::Manifest {
-                reference: reference.clone(),
+                reference: Box::new(reference.clone()),
                 source,
             }
         })?;
@@ -535,7 +520,7 @@ impl RegistryClient {
                     index
                         .select(platform)
                         .ok_or_else(|| RegistryError::PlatformMissing {
-                            reference: reference.clone(),
+                            reference: Box::new(reference.clone()),
                             wanted: platform.clone(),
                             available: index.platforms(),
                         })?;
@@ -546,8 +531,7 @@ impl RegistryClient {
                     Ok(ManifestDocument::Image(m)) => (m, digest),
                     Ok(ManifestDocument::Index(_)) => {
                         return Err(RegistryError::Registry {
-                            reference: reference.clone(),
-                            registry: reference.registry().to_string(),
+                            reference: Box::new(reference.clone()),
                             message: format!(
                                 "index entry {digest} for {platform} is itself an index"
                             ),
@@ -555,7 +539,7 @@ impl RegistryClient {
                     }
                     Err(source) => {
                         return Err(RegistryError::Manifest {
-                            reference: reference.clone(),
+                            reference: Box::new(reference.clone()),
                             source,
                         });
                     }
@@ -583,7 +567,7 @@ impl RegistryClient {
             .write_bytes(bytes, Some(digest), &reference.to_string())
             .map(|_| ())
             .map_err(|source| RegistryError::Store {
-                reference: reference.clone(),
+                reference: Box::new(reference.clone()),
                 digest: digest.clone(),
                 source,
             })
