@@ -170,7 +170,7 @@ impl ImageIndex {
     pub fn platforms(&self) -> Vec<Platform> {
         self.manifests
             .iter()
-            .filter_map(|d| d.platform.clone())
+            .filter_map(|d| d.platform.clone().map(Platform::normalized))
             .filter(|p| p.os != "unknown" && p.architecture != "unknown")
             .collect()
     }
