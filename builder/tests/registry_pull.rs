@@ -199,3 +199,35 @@ async fn unreachable_registry_is_retried_then_reported_with_the_reference() {
     let msg = err.to_string();
     assert!(msg.contains(&format!("127.0.0.1:{port}/busybox")), "{msg}");
 }
+
+#[tokio::test]
+async fn manifest_not_matching_the_pinned_digest_is_refused() {
+    let image = busybox();
+    let registry = TestRegistry::start();
+    registry.push_layout(&image.layout, "latest", "busybox", "latest");
+    // The registry keeps manifests as blobs too: make it serve other bytes.
+    let data = registry.blob_data_path(&image.manifest_digest);
+    let mut bytes = fs::read(&data).unwrap();
+    bytes.extend_from_slice(b"\n ");
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&data, &bytes).unwrap();
+
+    let (_d, store) = fresh_store();
+    let reference = Reference::parse(&format!(
+        "{}/busybox@{}",
+        registry.addr(),
+        image.manifest_digest
+    ))
+    .unwrap();
+    let err = client()
+        .pull(&reference, &amd64(), &store)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(&image.manifest_digest.to_string()), "{msg}");
+    assert!(!store.contains(&image.manifest_digest));
+    assert!(
+        store.list().unwrap().is_empty(),
+        "nothing stored from a lying registry"
+    );
+}

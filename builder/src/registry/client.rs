@@ -11,7 +11,7 @@
 //!   blobs already in the store not fetched again;
 //! - errors that name the reference, the registry and the blob.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr};
@@ -141,6 +141,8 @@ pub struct RegistryClient {
     /// One oci-client per registry: the protocol and the stored auth are
     /// per client.
     clients: Mutex<HashMap<String, (Client, RegistryAuth)>>,
+    /// Repositories (`registry/path`) already authenticated for pulling.
+    authenticated: Mutex<HashSet<String>>,
 }
 
 /// Whether `registry` (`host[:port]`) is this machine.
@@ -165,6 +167,7 @@ impl RegistryClient {
         RegistryClient {
             options,
             clients: Mutex::new(HashMap::new()),
+            authenticated: Mutex::new(HashSet::new()),
         }
     }
 
@@ -281,6 +284,34 @@ impl RegistryClient {
         }
     }
 
+    /// Runs the auth handshake (anonymous, basic or bearer, as the registry
+    /// asks) once per repository, so that a refusal is reported as such.
+    async fn authenticate(
+        &self,
+        reference: &Reference,
+        client: &Client,
+        auth: &RegistryAuth,
+        oref: &oci_client::Reference,
+    ) -> Result<(), RegistryError> {
+        let key = reference.name();
+        let seen = self
+            .authenticated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&key);
+        if seen {
+            return Ok(());
+        }
+        self.retrying(|| client.auth(oref, auth, RegistryOperation::Pull))
+            .await
+            .map_err(|e| self.classify(reference, e))?;
+        self.authenticated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key);
+        Ok(())
+    }
+
     /// Fetches the manifest `reference` names, exactly as the registry
     /// sent it, and its digest (checked against the reference's digest).
     pub async fn fetch_manifest(
@@ -289,9 +320,7 @@ impl RegistryClient {
     ) -> Result<(Vec<u8>, Digest), RegistryError> {
         let (client, auth) = self.client_for(reference)?;
         let oref = Self::oci_reference(reference);
-        self.retrying(|| client.auth(&oref, &auth, RegistryOperation::Pull))
-            .await
-            .map_err(|e| self.classify(reference, e))?;
+        self.authenticate(reference, &client, &auth, &oref).await?;
         let (bytes, _) = self
             .retrying(|| client.pull_manifest_raw(&oref, &auth, MANIFEST_MEDIA_TYPES))
             .await
@@ -317,9 +346,7 @@ impl RegistryClient {
     ) -> Result<Digest, RegistryError> {
         let (client, auth) = self.client_for(reference)?;
         let oref = Self::oci_reference(reference);
-        self.retrying(|| client.auth(&oref, &auth, RegistryOperation::Pull))
-            .await
-            .map_err(|e| self.classify(reference, e))?;
+        self.authenticate(reference, &client, &auth, &oref).await?;
         let digest = self
             .retrying(|| client.fetch_manifest_digest(&oref, &auth))
             .await
@@ -359,8 +386,7 @@ impl RegistryClient {
                 .await
             {
                 Ok(()) => return Ok(()),
-                Err(BlobFailure::Transient(message)) if attempt < self.options.attempts.max(1) => {
-                    let _ = message;
+                Err(BlobFailure::Transient(_)) if attempt < self.options.attempts.max(1) => {
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                     attempt += 1;
