@@ -23,15 +23,14 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use hoist_snapshotter::content::{ContentError, ContentStore};
 use hoist_snapshotter::digest::Digest;
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, RegistryOperation};
 
-use super::auth::{Credentials, CredentialsError, credentials_for};
+use super::auth::{Credentials, credentials_for};
+use super::error::{RegistryError, classify, describe, is_transient};
 use super::reference::Reference;
-use crate::source::image::manifest::{
-    Descriptor, MANIFEST_MEDIA_TYPES, ManifestDocument, ManifestError,
-};
+use crate::source::image::manifest::{Descriptor, MANIFEST_MEDIA_TYPES, ManifestDocument};
 use crate::source::image::platform::Platform;
 
 /// How a [`RegistryClient`] reaches registries.
@@ -60,67 +59,6 @@ impl Default for RegistryOptions {
             retry_delay: Duration::from_millis(250),
         }
     }
-}
-
-/// A failed registry operation.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    #[error(transparent)]
-    Credentials(#[from] CredentialsError),
-    #[error("{reference}: not authorized by {}: {message}", .reference.registry())]
-    Unauthorized {
-        reference: Box<Reference>,
-        message: String,
-    },
-    #[error("{reference}: not found in {}: {message}", .reference.registry())]
-    NotFound {
-        reference: Box<Reference>,
-        message: String,
-    },
-    #[error("{reference}: registry {} failed: {message}", .reference.registry())]
-    Registry {
-        reference: Box<Reference>,
-        message: String,
-    },
-    #[error("{reference}: manifest from {} has digest {actual}, expected {expected}", .reference.registry())]
-    ManifestDigest {
-        reference: Box<Reference>,
-        expected: Digest,
-        actual: Digest,
-    },
-    #[error("{reference}: {source}")]
-    Manifest {
-        reference: Box<Reference>,
-        #[source]
-        source: ManifestError,
-    },
-    #[error("{reference}: no image for platform {wanted}; the image has {}", list_platforms(.available))]
-    PlatformMissing {
-        reference: Box<Reference>,
-        wanted: Platform,
-        available: Vec<Platform>,
-    },
-    #[error("{reference}: blob {digest} from {}: {message}", .reference.registry())]
-    Blob {
-        reference: Box<Reference>,
-        digest: Digest,
-        message: String,
-    },
-    #[error("{reference}: storing blob {digest}: {source}")]
-    Store {
-        reference: Box<Reference>,
-        digest: Digest,
-        #[source]
-        source: ContentError,
-    },
-}
-
-fn list_platforms(platforms: &[Platform]) -> String {
-    if platforms.is_empty() {
-        return "no platform entries".to_string();
-    }
-    let names: Vec<String> = platforms.iter().map(Platform::to_string).collect();
-    names.join(", ")
 }
 
 /// The manifest a pull resolved to, stored in the content store with its
@@ -235,55 +173,6 @@ impl RegistryClient {
         }
     }
 
-    fn classify(&self, reference: &Reference, e: OciDistributionError) -> RegistryError {
-        let message = describe(&e);
-        match e {
-            OciDistributionError::UnauthorizedError { .. }
-            | OciDistributionError::AuthenticationFailure(_) => RegistryError::Unauthorized {
-                reference: Box::new(reference.clone()),
-                message,
-            },
-            OciDistributionError::ImageManifestNotFoundError(_) => RegistryError::NotFound {
-                reference: Box::new(reference.clone()),
-                message,
-            },
-            OciDistributionError::RegistryError { ref envelope, .. }
-                if envelope.errors.iter().any(|e| {
-                    matches!(
-                        e.code,
-                        OciErrorCode::ManifestUnknown
-                            | OciErrorCode::NameUnknown
-                            | OciErrorCode::NotFound
-                            | OciErrorCode::BlobUnknown
-                    )
-                }) =>
-            {
-                RegistryError::NotFound {
-                    reference: Box::new(reference.clone()),
-                    message,
-                }
-            }
-            OciDistributionError::RegistryError { ref envelope, .. }
-                if envelope.errors.iter().any(|e| {
-                    matches!(e.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)
-                }) =>
-            {
-                RegistryError::Unauthorized {
-                    reference: Box::new(reference.clone()),
-                    message,
-                }
-            }
-            OciDistributionError::ServerError { code: 404, .. } => RegistryError::NotFound {
-                reference: Box::new(reference.clone()),
-                message,
-            },
-            _ => RegistryError::Registry {
-                reference: Box::new(reference.clone()),
-                message,
-            },
-        }
-    }
-
     /// Runs the auth handshake (anonymous, basic or bearer, as the registry
     /// asks) once per repository, so that a refusal is reported as such.
     async fn authenticate(
@@ -304,7 +193,7 @@ impl RegistryClient {
         }
         self.retrying(|| client.auth(oref, auth, RegistryOperation::Pull))
             .await
-            .map_err(|e| self.classify(reference, e))?;
+            .map_err(|e| classify(reference, e))?;
         self.authenticated
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -324,7 +213,7 @@ impl RegistryClient {
         let (bytes, _) = self
             .retrying(|| client.pull_manifest_raw(&oref, &auth, MANIFEST_MEDIA_TYPES))
             .await
-            .map_err(|e| self.classify(reference, e))?;
+            .map_err(|e| classify(reference, e))?;
         let actual = Digest::of(&bytes);
         if let Some(expected) = reference.digest()
             && expected != &actual
@@ -350,7 +239,7 @@ impl RegistryClient {
         let digest = self
             .retrying(|| client.fetch_manifest_digest(&oref, &auth))
             .await
-            .map_err(|e| self.classify(reference, e))?;
+            .map_err(|e| classify(reference, e))?;
         digest.parse().map_err(|_| RegistryError::Registry {
             reference: Box::new(reference.clone()),
             message: format!("the registry sent an unsupported digest {digest:?}"),
@@ -393,7 +282,7 @@ impl RegistryClient {
                 }
                 Err(BlobFailure::Transient(message)) => return Err(blob_err(message)),
                 Err(BlobFailure::Registry(e)) => {
-                    return Err(match self.classify(reference, e) {
+                    return Err(match classify(reference, e) {
                         RegistryError::Registry { message, .. }
                         | RegistryError::NotFound { message, .. } => blob_err(message),
                         other => other,
@@ -610,44 +499,6 @@ enum BlobFailure {
     Registry(OciDistributionError),
     Store(ContentError),
     Fatal(String),
-}
-
-/// Network trouble and 5xx answers are worth another try.
-fn is_transient(e: &OciDistributionError) -> bool {
-    match e {
-        OciDistributionError::RequestError(r) => !r.is_builder() && !r.is_redirect(),
-        OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
-        OciDistributionError::IoError(_) => true,
-        _ => false,
-    }
-}
-
-/// The registry's own message where it sent one.
-fn describe(e: &OciDistributionError) -> String {
-    match e {
-        OciDistributionError::RegistryError { envelope, url } => {
-            let msgs: Vec<String> = envelope
-                .errors
-                .iter()
-                .map(|e| format!("{:?}: {}", e.code, e.message))
-                .collect();
-            format!("{} ({url})", msgs.join("; "))
-        }
-        OciDistributionError::ServerError { code, url, message } => {
-            format!("HTTP {code} from {url}: {}", message.trim())
-        }
-        OciDistributionError::RequestError(r) => {
-            let mut s = r.to_string();
-            let mut src = std::error::Error::source(r);
-            while let Some(inner) = src {
-                s.push_str(": ");
-                s.push_str(&inner.to_string());
-                src = inner.source();
-            }
-            s
-        }
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

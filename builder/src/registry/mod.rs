@@ -11,7 +11,9 @@
 
 pub mod auth;
 pub mod client;
+pub mod error;
 pub mod reference;
 
-pub use client::{PulledImage, RegistryClient, RegistryError, RegistryOptions};
+pub use client::{PulledImage, RegistryClient, RegistryOptions};
+pub use error::RegistryError;
 pub use reference::{Reference, ReferenceError};
