@@ -231,3 +231,30 @@ async fn manifest_not_matching_the_pinned_digest_is_refused() {
         "nothing stored from a lying registry"
     );
 }
+
+#[tokio::test]
+async fn server_error_is_retried_then_reported_with_the_registrys_message() {
+    let image = busybox();
+    let registry = TestRegistry::start();
+    registry.push_layout(&image.layout, "latest", "busybox", "latest");
+    // A symlink loop where the layer's bytes should be: reading it fails
+    // inside the registry, which answers 500.
+    let data = registry.blob_data_path(&image.layer_digest);
+    fs::remove_file(&data).unwrap();
+    std::os::unix::fs::symlink("data", &data).unwrap();
+
+    let (_d, store) = fresh_store();
+    let reference = Reference::parse(&format!("{}/busybox", registry.addr())).unwrap();
+    let started = std::time::Instant::now();
+    let err = client()
+        .pull(&reference, &amd64(), &store)
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        started.elapsed() >= Duration::from_millis(140),
+        "not retried: {msg}"
+    );
+    assert!(msg.contains(&image.layer_digest.to_string()), "{msg}");
+    assert!(msg.contains("500"), "{msg}");
+}

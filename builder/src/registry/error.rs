@@ -144,7 +144,7 @@ pub(crate) fn describe(e: &OciDistributionError) -> String {
             format!("{} ({url})", msgs.join("; "))
         }
         OciDistributionError::ServerError { code, url, message } => {
-            format!("HTTP {code} from {url}: {}", message.trim())
+            format!("HTTP {code} from {url}: {}", registry_message(message))
         }
         OciDistributionError::RequestError(r) => {
             let mut s = r.to_string();
@@ -157,5 +157,76 @@ pub(crate) fn describe(e: &OciDistributionError) -> String {
             s
         }
         other => other.to_string(),
+    }
+}
+
+/// The `errors[].code: message` of a distribution error body, else the body.
+fn registry_message(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        errors: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_str::<Body>(body) {
+        Ok(b) if !b.errors.is_empty() => b
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.code, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => body.trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: u16, message: &str) -> OciDistributionError {
+        OciDistributionError::ServerError {
+            code,
+            url: "http://r/v2/".into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn server_errors_and_throttling_are_transient_client_errors_are_not() {
+        assert!(is_transient(&server(500, "")));
+        assert!(is_transient(&server(503, "")));
+        assert!(is_transient(&server(429, "")));
+        assert!(!is_transient(&server(404, "")));
+        assert!(!is_transient(&OciDistributionError::UnauthorizedError {
+            url: "u".into()
+        }));
+    }
+
+    #[test]
+    fn registry_error_bodies_are_shown_as_code_and_message() {
+        let body = r#"{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":{}}]}"#;
+        assert_eq!(
+            describe(&server(500, body)),
+            "HTTP 500 from http://r/v2/: UNKNOWN: unknown error"
+        );
+        assert_eq!(
+            describe(&server(502, " bad gateway\n")),
+            "HTTP 502 from http://r/v2/: bad gateway"
+        );
+    }
+
+    #[test]
+    fn not_found_codes_classify_as_not_found() {
+        let r = Reference::parse("127.0.0.1:5000/x:y").unwrap();
+        let e = classify(&r, server(404, "nope"));
+        assert!(matches!(e, RegistryError::NotFound { .. }), "{e}");
+        let e = classify(&r, server(500, "boom"));
+        assert!(matches!(e, RegistryError::Registry { .. }), "{e}");
+        assert!(e.to_string().contains("127.0.0.1:5000/x:y"), "{e}");
     }
 }

@@ -3,6 +3,7 @@
 //! - [`reference`]: Docker-compatible reference parsing and normalisation.
 //! - [`auth`]: credentials from `$DOCKER_CONFIG/config.json` or
 //!   `~/.docker/config.json` (`auths`, `credsStore`, `credHelpers`).
+//! - [`error`]: [`RegistryError`], mapped from oci-client's errors.
 //! - [`client`]: [`RegistryClient`], a wrapper around `oci-client` that picks
 //!   HTTP or TLS per registry, retries transient failures, resolves indexes to
 //!   a platform and streams blobs into the content store, verified.
