@@ -8,6 +8,7 @@
 
 pub mod image;
 pub mod registry;
+pub mod tree;
 
 use std::path::Path;
 use std::process::Command;
