@@ -1,6 +1,6 @@
 //! Pulling from a registry behind htpasswd basic auth, with credentials from
-//! a docker `config.json`: an `auths` entry, and a `credHelpers` entry that
-//! runs a `docker-credential-test` script found on PATH.
+//! a docker `config.json`: an `auths` entry, and a `credHelpers` entry and a
+//! `credsStore` that run a `docker-credential-test` script found on PATH.
 //!
 //! One test in its own binary: it puts the helper's directory on PATH.
 
@@ -100,6 +100,17 @@ async fn basic_auth_from_auths_and_from_a_credential_helper() {
     write_docker_config(&helpers, &json!({"credHelpers": {registry.addr(): "test"}}));
     let pulled = client(&helpers)
         .pull(&reference, &platform, &store(&tmp.path().join("s3")))
+        .await
+        .unwrap();
+    assert_eq!(pulled.manifest_digest, image.manifest_digest);
+    assert_eq!(fs::read_to_string(&asked).unwrap(), registry.addr());
+
+    // The same helper as the global `credsStore`.
+    fs::remove_file(&asked).unwrap();
+    let store_cfg = tmp.path().join("store");
+    write_docker_config(&store_cfg, &json!({"credsStore": "test"}));
+    let pulled = client(&store_cfg)
+        .pull(&reference, &platform, &store(&tmp.path().join("s4")))
         .await
         .unwrap();
     assert_eq!(pulled.manifest_digest, image.manifest_digest);

@@ -134,6 +134,12 @@ fn scan(path: &Path, store: &ContentStore) -> Result<ScannedArchive, ImageError>
             continue;
         }
         let size = entry.size();
+        // Classic docker-save keeps per-layer `<id>/json` and `<id>/VERSION`
+        // files that no image refers to: not worth storing.
+        let base = entry_path.rsplit('/').next().unwrap_or("");
+        if entry_path.contains('/') && (base == "json" || base == "VERSION") {
+            continue;
+        }
         if METADATA_FILES.contains(&entry_path.as_str()) {
             if size > METADATA_LIMIT {
                 return Err(ImageError::Invalid {

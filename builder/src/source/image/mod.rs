@@ -138,6 +138,14 @@ impl ResolvedImage {
         self.manifest.as_ref().map(|m| &m.digest)
     }
 
+    /// The OCI chain ids of the layers, bottom first: the first is the first
+    /// diff_id, each next one `sha256("<previous chain id> <diff_id>")`. A
+    /// chain id names the filesystem of a layer with all layers below it,
+    /// so it is the natural key of an unpacked snapshot.
+    pub fn chain_ids(&self) -> Vec<Digest> {
+        chain_ids(self.layers.iter().map(|l| &l.diff_id))
+    }
+
     /// `FROM scratch` for `platform`.
     pub fn scratch(platform: &Platform) -> ResolvedImage {
         let config = ImageConfig {
@@ -228,6 +236,19 @@ impl ResolvedImage {
             platform,
         })
     }
+}
+
+/// Chain ids of a stack of diff_ids (see [`ResolvedImage::chain_ids`]).
+pub fn chain_ids<'a>(diff_ids: impl IntoIterator<Item = &'a Digest>) -> Vec<Digest> {
+    let mut out: Vec<Digest> = Vec::new();
+    for diff_id in diff_ids {
+        let next = match out.last() {
+            None => diff_id.clone(),
+            Some(parent) => Digest::of(format!("{parent} {diff_id}").as_bytes()),
+        };
+        out.push(next);
+    }
+    out
 }
 
 /// Why a base image could not be resolved.
@@ -466,4 +487,32 @@ pub fn resolve_local(
         }
     };
     ResolvedImage::load(store, &digest, source, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_follow_the_oci_formula() {
+        let a = Digest::of(b"a");
+        let b = Digest::of(b"b");
+        let c = Digest::of(b"c");
+        let ids = chain_ids([&a, &b, &c]);
+        let ab = Digest::of(format!("{a} {b}").as_bytes());
+        let abc = Digest::of(format!("{ab} {c}").as_bytes());
+        assert_eq!(ids, vec![a, ab, abc]);
+        assert!(chain_ids([]).is_empty());
+    }
+
+    #[test]
+    fn from_name_knows_scratch_and_normalises_references() {
+        assert_eq!(
+            ImageSource::from_name("scratch").unwrap(),
+            ImageSource::Scratch
+        );
+        let src = ImageSource::from_name("busybox").unwrap();
+        assert_eq!(src.to_string(), "docker.io/library/busybox:latest");
+        assert!(ImageSource::from_name("Busybox").is_err());
+    }
 }
