@@ -11,6 +11,7 @@
 //! - [`root`]: the data root's layout.
 //! - [`progress`]: the typed events a build emits; the library never prints.
 
+pub mod build;
 pub mod exec;
 pub mod export;
 pub mod fileop;

@@ -46,8 +46,10 @@ pub struct CopySpec<'a> {
     pub dest: &'a str,
     pub owner: Option<Owner>,
     pub chmod: Option<&'a Chmod>,
-    /// `--exclude`: true for a path (relative to the copied source) to skip.
-    pub exclude: &'a dyn Fn(&str, bool) -> bool,
+    /// True for an entry to skip: called with its path relative to the
+    /// source root (for `.dockerignore`), its path relative to the source
+    /// being copied (for `--exclude`), and whether it is a directory.
+    pub exclude: &'a dyn Fn(&str, &str, bool) -> bool,
     /// `--parents`: keep each source's path (below a `/./` pivot) under dest.
     pub parents: bool,
     /// ADD: extract local tar archives instead of copying them.
@@ -77,6 +79,7 @@ pub fn copy(src_root: &Path, dest_root: &Path, spec: &CopySpec) -> Result<CopySt
         spec,
         stats: CopyStats::default(),
         links: HashMap::new(),
+        source_rel: String::new(),
     };
     ctx.mkdir_all(dest_root, &ensure)?;
     let dest_host = dest_root.join(resolve_in_root(dest_root, &clean_dest)?);
@@ -106,6 +109,7 @@ pub fn copy(src_root: &Path, dest_root: &Path, spec: &CopySpec) -> Result<CopySt
                     dest = dest_root.join(resolve_in_root(dest_root, &container)?);
                 }
             }
+            ctx.source_rel = rel.clone();
             ctx.copy_one(&src_host, &rel, &dest)?;
         }
     }
@@ -117,6 +121,8 @@ struct Copier<'a> {
     stats: CopyStats,
     /// (dev, inode) of multiply-linked source files → their first copy.
     links: HashMap<(u64, u64), PathBuf>,
+    /// The source being copied, relative to the source root.
+    source_rel: String,
 }
 
 impl Copier<'_> {
@@ -181,8 +187,11 @@ impl Copier<'_> {
         nested: bool,
     ) -> Result<(), FileOpError> {
         let meta = fs::symlink_metadata(src).map_err(io_err("stat", src))?;
-        if !rel.is_empty() && (self.spec.exclude)(rel, meta.is_dir()) {
-            return Ok(());
+        if !rel.is_empty() {
+            let root_rel = join_rel(&self.source_rel, rel);
+            if (self.spec.exclude)(&root_rel, rel, meta.is_dir()) {
+                return Ok(());
+            }
         }
         let ft = meta.file_type();
         let mut write_meta = true;

@@ -12,7 +12,7 @@ fn write(root: &Path, rel: &str, data: &str) {
     fs::write(p, data).unwrap();
 }
 
-fn no_exclude(_: &str, _: bool) -> bool {
+fn no_exclude(_: &str, _: &str, _: bool) -> bool {
     false
 }
 
@@ -231,7 +231,10 @@ fn exclude_skips_matching_paths() {
     write(&d.src, "dir/keep.txt", "k");
     write(&d.src, "dir/skip.log", "s");
     let s = srcs(&["dir"]);
-    let ex = |p: &str, _: bool| p.ends_with(".log");
+    let ex = |root_rel: &str, p: &str, _: bool| {
+        assert!(root_rel.starts_with("dir/"));
+        p.ends_with(".log")
+    };
     let mut sp = spec(SourceKind::Context, &s, "/o");
     sp.exclude = &ex;
     copy(&d.src, &d.dst, &sp).unwrap();

@@ -404,8 +404,14 @@ impl RegistryClient {
         descriptors: &[Descriptor],
         store: &ContentStore,
     ) -> Result<(), RegistryError> {
-        stream::iter(descriptors)
-            .map(|d| self.fetch_blob(reference, d, store))
+        // Built in a loop rather than with a closure over `&Descriptor`: a
+        // closure's higher-ranked lifetime would keep the future from being
+        // provably `Send`, which callers that spawn it need.
+        let mut fetches = Vec::with_capacity(descriptors.len());
+        for d in descriptors {
+            fetches.push(self.fetch_blob(reference, d, store));
+        }
+        stream::iter(fetches)
             .buffer_unordered(self.options.max_concurrent_downloads.max(1))
             .try_collect::<Vec<()>>()
             .await

@@ -23,6 +23,7 @@
 //! mounted; the dirs are then cleaned by the next `open`.
 
 pub(crate) mod fsmeta;
+mod commit;
 mod native;
 mod overlay;
 
