@@ -32,6 +32,9 @@
 //! - **Devices and fifos** are created with `mknodat`; a device we are not
 //!   allowed to create (`EPERM`, e.g. in a user namespace) is skipped and
 //!   counted in [`ApplyStats::devices_skipped`].
+//! - **Overlay stacks**: with [`ApplyOptions::lowers`], parents created
+//!   implicitly copy the lower layers' metadata and hardlinks to lower files
+//!   copy the file up first (see [`lower`]).
 //! - **Bounds**: the metadata read before each member (PAX records, GNU long
 //!   names, sparse maps) is capped by [`ApplyOptions::max_metadata_bytes`];
 //!   names are capped at 4096 bytes and components at 255.
@@ -41,6 +44,7 @@
 //! canonicalizes twice per entry (see `shared/DEPENDENCIES.md`).
 
 mod budget;
+mod lower;
 mod meta;
 mod name;
 mod root;
@@ -83,6 +87,12 @@ pub struct ApplyOptions {
     /// Most bytes of tar metadata (headers, PAX records, long names) allowed
     /// before one member. Default 1 MiB.
     pub max_metadata_bytes: u64,
+    /// The lower layers' directories, topmost first, when `target` is one
+    /// layer dir of an overlay stack (with [`WhiteoutMode::Overlay`]). Used
+    /// to give parent dirs the layer does not list their lower metadata, and
+    /// to copy up hardlink targets that live in a lower layer. Empty when
+    /// `target` already holds the lower content (the default).
+    pub lowers: Vec<PathBuf>,
 }
 
 impl Default for ApplyOptions {
@@ -91,6 +101,7 @@ impl Default for ApplyOptions {
             whiteouts: WhiteoutMode::Remove,
             preserve_owner: true,
             max_metadata_bytes: 1024 * 1024,
+            lowers: Vec::new(),
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Root {
     /// `/proc/self/fd` form of the root's path, to turn an fd's link into a relative path.
     root_path: Vec<u8>,
     cache: HashMap<Vec<u8>, Rc<DirHandle>>,
+    /// Real paths of directories [`Root::ensure_dir`] created, until taken.
+    created: Vec<Vec<u8>>,
 }
 
 const CACHE_LIMIT: usize = 512;
@@ -59,6 +61,7 @@ impl Root {
             fd,
             root_path,
             cache: HashMap::new(),
+            created: Vec::new(),
         })
     }
 
@@ -106,7 +109,10 @@ impl Root {
         let (parent, last) = name::split(rel);
         let parent = self.ensure_dir_counting(parent, hops)?;
         match rustix::fs::mkdirat(&parent.fd, last, Mode::from_raw_mode(0o755)) {
-            Ok(()) => return self.dir(rel),
+            Ok(()) => {
+                self.created.push(name::join(&parent.real, last));
+                return self.dir(rel);
+            }
             Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
         }
@@ -129,6 +135,12 @@ impl Root {
         .map_err(|_| io::Error::from(rustix::io::Errno::NAMETOOLONG))?;
         self.ensure_dir_counting(&resolved, hops)?;
         self.dir(rel)
+    }
+
+    /// Takes the list of directories created by [`Root::ensure_dir`] so far
+    /// (parents first).
+    pub fn take_created(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.created)
     }
 
     /// Forgets every cached directory (after anything that could change where a name leads).

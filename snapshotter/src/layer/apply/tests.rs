@@ -446,3 +446,83 @@ fn truncated_stream_is_a_read_error() {
     let err = apply_layer(&bytes[..1500], t.path(), &ApplyOptions::default()).unwrap_err();
     assert!(matches!(err, ApplyError::Read { .. }), "{err}");
 }
+
+fn overlay_on(lowers: &[&Path]) -> ApplyOptions {
+    ApplyOptions {
+        whiteouts: WhiteoutMode::Overlay,
+        lowers: lowers.iter().map(|p| p.to_path_buf()).collect(),
+        ..ApplyOptions::default()
+    }
+}
+
+#[test]
+fn overlay_mode_hardlink_to_lower_file_copies_it_up() {
+    let lower = tempfile::tempdir().unwrap();
+    let mut h = Layer::header(EntryType::Regular, 0o4750);
+    h.set_uid(33);
+    h.set_gid(44);
+    h.set_mtime(1_300_000_000);
+    apply(
+        lower.path(),
+        Layer::new().with_header(h, "usr/bin/tool", b"elf"),
+    );
+    let upper = tempfile::tempdir().unwrap();
+    let stats = apply_with(
+        upper.path(),
+        Layer::new().link(EntryType::Link, "usr/bin/tool-alias", "usr/bin/tool"),
+        &overlay_on(&[lower.path()]),
+    )
+    .unwrap();
+    let copied = fs::metadata(upper.path().join("usr/bin/tool")).unwrap();
+    let alias = fs::metadata(upper.path().join("usr/bin/tool-alias")).unwrap();
+    assert_eq!(copied.ino(), alias.ino());
+    assert_eq!(fs::read(upper.path().join("usr/bin/tool")).unwrap(), b"elf");
+    assert_eq!(
+        (
+            copied.uid(),
+            copied.gid(),
+            copied.mode() & 0o7777,
+            copied.mtime()
+        ),
+        (33, 44, 0o4750, 1_300_000_000)
+    );
+    assert_eq!(stats.hardlinks, 1);
+}
+
+#[test]
+fn overlay_mode_hardlink_to_whited_out_lower_file_fails() {
+    let lower = tempfile::tempdir().unwrap();
+    apply(lower.path(), Layer::new().file("f", b"1"));
+    let middle = tempfile::tempdir().unwrap();
+    apply_with(middle.path(), Layer::new().whiteout(".wh.f"), &overlay()).unwrap();
+    let upper = tempfile::tempdir().unwrap();
+    let err = apply_with(
+        upper.path(),
+        Layer::new().link(EntryType::Link, "g", "f"),
+        &overlay_on(&[middle.path(), lower.path()]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+#[test]
+fn overlay_mode_implicit_parent_takes_lower_metadata() {
+    let lower = tempfile::tempdir().unwrap();
+    let mut h = Layer::header(EntryType::Directory, 0o750);
+    h.set_uid(1000);
+    h.set_gid(1001);
+    h.set_mtime(1_200_000_000);
+    apply(lower.path(), Layer::new().with_header(h, "home/user", b""));
+    let upper = tempfile::tempdir().unwrap();
+    apply_with(
+        upper.path(),
+        Layer::new().file("home/user/.profile", b"x"),
+        &overlay_on(&[lower.path()]),
+    )
+    .unwrap();
+    let md = fs::metadata(upper.path().join("home/user")).unwrap();
+    assert_eq!(
+        (md.uid(), md.gid(), md.mode() & 0o7777, md.mtime()),
+        (1000, 1001, 0o750, 1_200_000_000)
+    );
+}
