@@ -151,8 +151,14 @@ impl Root {
     /// The real location of an open directory, relative to the root.
     fn relative(&self, fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
         let full = fd_path(fd)?;
+        // With the root at `/` itself, every path is inside it.
+        let prefix: &[u8] = if self.root_path == b"/" {
+            b""
+        } else {
+            &self.root_path
+        };
         let rest = full
-            .strip_prefix(self.root_path.as_slice())
+            .strip_prefix(prefix)
             .filter(|r| r.is_empty() || r.starts_with(b"/"))
             .ok_or_else(|| io::Error::other("directory resolved outside the layer root"))?;
         Ok(rest.strip_prefix(b"/").unwrap_or(rest).to_vec())

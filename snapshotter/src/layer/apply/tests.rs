@@ -526,3 +526,33 @@ fn overlay_mode_implicit_parent_takes_lower_metadata() {
         (1000, 1001, 0o750, 1_200_000_000)
     );
 }
+
+#[test]
+fn member_below_a_file_is_an_error_naming_path_and_operation() {
+    let t = tempfile::tempdir().unwrap();
+    let err = apply_with(
+        t.path(),
+        Layer::new().file("a", b"1").file("a/b", b"2"),
+        &ApplyOptions::default(),
+    )
+    .unwrap_err();
+    match &err {
+        ApplyError::Entry { path, op, .. } => {
+            assert_eq!((path.as_str(), *op), ("a/b", "resolve parent directory"))
+        }
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[test]
+fn many_members_reuse_cached_parents_and_all_land() {
+    let t = tempfile::tempdir().unwrap();
+    let mut layer = Layer::new();
+    for i in 0..2000 {
+        layer = layer.file(&format!("d{}/e{}/f{i}", i % 10, i % 3), b"x");
+    }
+    let stats = apply(t.path(), layer);
+    assert_eq!(stats.files, 2000);
+    assert!(t.path().join("d9/e1/f1999").exists());
+    assert!(t.path().join("d0/e0/f0").exists());
+}
