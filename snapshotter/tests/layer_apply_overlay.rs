@@ -85,6 +85,10 @@ fn layers() -> Vec<Vec<u8>> {
         .file("gone/inside", b"i")
         .dir("opt")
         .file("opt/z", b"z")
+        .dir("re")
+        .file("re/old", b"old")
+        .dir("re2")
+        .file("re2/old", b"old")
         .bytes();
     let top = Layer::new()
         .file(".wh.gone", b"")
@@ -97,6 +101,12 @@ fn layers() -> Vec<Vec<u8>> {
         .file("usr/lib/new", b"new")
         .dir("opt")
         .hardlink("opt/z2", "opt/z")
+        .file(".wh.re", b"")
+        .dir("re")
+        .file("re/new", b"new")
+        .dir("re2")
+        .file("re2/new", b"new")
+        .file(".wh.re2", b"")
         .bytes();
     vec![base, top]
 }
@@ -142,5 +152,9 @@ fn overlay_mode_layers_mount_to_the_same_tree_as_sequential_apply() {
     assert!(!mnt.join("etc/a").exists());
     assert!(!mnt.join("usr/lib/x").exists());
     assert!(mnt.join("usr/lib/new").exists());
+    for d in ["re", "re2"] {
+        assert!(!mnt.join(d).join("old").exists(), "{d}/old shows through");
+        assert!(mnt.join(d).join("new").exists());
+    }
     assert_trees_equal(&mnt, &merged_by_us);
 }

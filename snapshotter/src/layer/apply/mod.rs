@@ -12,7 +12,7 @@
 //! - **Parents** are resolved inside `target` with `openat2(RESOLVE_IN_ROOT)`:
 //!   a symlinked parent is *followed within the root* (`a -> /etc` then
 //!   `a/passwd` writes `target/etc/passwd`). Missing parents are created 0755.
-//!   The last component is never followed. See [`root`].
+//!   The last component is never followed. See `apply/root.rs`.
 //! - **Replacing**: an existing entry is removed first (a directory with its
 //!   whole tree), except that a directory over a directory merges and takes
 //!   the new owner/mode/xattrs.
@@ -27,14 +27,14 @@
 //!   whiteout naming `.`/`..`/nothing is an error.
 //! - **Metadata**: numeric uid/gid (when [`ApplyOptions::preserve_owner`]),
 //!   mode with setuid/setgid/sticky after chown, `SCHILY.xattr.*` (policy in
-//!   [`meta`]), mtime (PAX fractions kept; atime set to mtime); directory
+//!   `apply/meta.rs`), mtime (PAX fractions kept; atime set to mtime); directory
 //!   times are set at the end, after everything below them is written.
 //! - **Devices and fifos** are created with `mknodat`; a device we are not
 //!   allowed to create (`EPERM`, e.g. in a user namespace) is skipped and
 //!   counted in [`ApplyStats::devices_skipped`].
 //! - **Overlay stacks**: with [`ApplyOptions::lowers`], parents created
 //!   implicitly copy the lower layers' metadata and hardlinks to lower files
-//!   copy the file up first (see [`lower`]).
+//!   copy the file up first (see `apply/lower.rs`).
 //! - **Bounds**: the metadata read before each member (PAX records, GNU long
 //!   names, sparse maps) is capped by [`ApplyOptions::max_metadata_bytes`];
 //!   names are capped at 4096 bytes and components at 255.

@@ -556,3 +556,38 @@ fn many_members_reuse_cached_parents_and_all_land() {
     assert!(t.path().join("d9/e1/f1999").exists());
     assert!(t.path().join("d0/e0/f0").exists());
 }
+
+#[test]
+fn whiteout_and_dir_of_the_same_name_in_one_layer_hide_the_lower_dir() {
+    for mode in [WhiteoutMode::Remove, WhiteoutMode::Overlay] {
+        let t = tempfile::tempdir().unwrap();
+        let opts = ApplyOptions {
+            whiteouts: mode,
+            ..ApplyOptions::default()
+        };
+        apply(
+            t.path(),
+            Layer::new().file("a/old", b"1").file("b/old", b"1"),
+        );
+        let layer = Layer::new()
+            .whiteout(".wh.a")
+            .dir("a", 0o755, 1)
+            .file("a/new", b"2")
+            .dir("b", 0o755, 1)
+            .file("b/new", b"2")
+            .whiteout(".wh.b");
+        apply_with(t.path(), layer, &opts).unwrap();
+        for d in ["a", "b"] {
+            assert!(t.path().join(d).join("new").exists(), "{mode:?} {d}");
+            if mode == WhiteoutMode::Remove {
+                assert!(!t.path().join(d).join("old").exists(), "{mode:?} {d}");
+            } else {
+                // The lower content is hidden by overlayfs, through the opaque xattr.
+                let mut buf = [0u8; 4];
+                let n = rustix::fs::lgetxattr(t.path().join(d), "trusted.overlay.opaque", &mut buf)
+                    .unwrap();
+                assert_eq!(&buf[..n], b"y", "{d}");
+            }
+        }
+    }
+}

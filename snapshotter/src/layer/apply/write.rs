@@ -16,7 +16,7 @@ use super::lower::{self, Lowers};
 use super::meta::{self, Meta, MetaError, Node};
 use super::name;
 use super::root::{self, DirHandle, Root};
-use super::{ApplyError, ApplyOptions, ApplyStats};
+use super::{ApplyError, ApplyOptions, ApplyStats, WhiteoutMode};
 
 const COPY_BUFFER: usize = 256 * 1024;
 
@@ -251,9 +251,18 @@ impl<'o> Applier<'o> {
         shown: &str,
     ) -> Result<(), ApplyError> {
         let mode = Mode::from_raw_mode(0o700);
+        let mut replaces_whiteout = false;
         match rustix::fs::mkdirat(dir, last, mode) {
             Ok(()) => {}
             Err(rustix::io::Errno::EXIST) => {
+                // In overlay mode, `.wh.d` then `d/` in one layer means a
+                // fresh `d`: it must hide the lower `d`, so it becomes opaque.
+                replaces_whiteout = self.opts.whiteouts != WhiteoutMode::Remove
+                    && root::lstat_at(dir, last)
+                        .map_err(op_err(shown, "lstat existing entry"))?
+                        .is_some_and(|st| {
+                            root::file_type(&st) == FileType::CharacterDevice && st.st_rdev == 0
+                        });
                 if !self.clear_place(dir, last, true, shown)? {
                     rustix::fs::mkdirat(dir, last, mode)
                         .map_err(|e| op_err(shown, "create directory")(e.into()))?;
@@ -262,6 +271,10 @@ impl<'o> Applier<'o> {
             Err(e) => return Err(op_err(shown, "create directory")(e.into())),
         }
         let fd = root::open_child_dir(dir, last).map_err(op_err(shown, "open directory"))?;
+        if replaces_whiteout {
+            self.set_opaque(fd.as_fd())
+                .map_err(op_err(shown, "set opaque xattr"))?;
+        }
         self.stats.xattrs_skipped +=
             meta::apply(Node::Fd(fd.as_fd()), meta, self.opts.preserve_owner, false)
                 .map_err(meta_err(shown))?;
