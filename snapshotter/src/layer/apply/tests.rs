@@ -591,3 +591,26 @@ fn whiteout_and_dir_of_the_same_name_in_one_layer_hide_the_lower_dir() {
         }
     }
 }
+
+#[test]
+fn file_capability_xattr_survives_the_chown() {
+    // VFS_CAP_REVISION_2 with the effective flag; permitted = CAP_NET_RAW (13).
+    let mut cap = Vec::new();
+    cap.extend_from_slice(&0x0200_0001u32.to_le_bytes());
+    cap.extend_from_slice(&(1u32 << 13).to_le_bytes());
+    cap.extend_from_slice(&[0u8; 12]);
+    let mut h = Layer::header(EntryType::Regular, 0o755);
+    h.set_uid(1000);
+    h.set_gid(1000);
+    let t = tempfile::tempdir().unwrap();
+    let layer = Layer::new()
+        .pax(&[("SCHILY.xattr.security.capability", &cap)])
+        .with_header(h, "bin/ping", b"elf");
+    let stats = apply(t.path(), layer);
+    assert_eq!(stats.xattrs_skipped, 0);
+    let mut buf = [0u8; 64];
+    let n =
+        rustix::fs::lgetxattr(t.path().join("bin/ping"), "security.capability", &mut buf).unwrap();
+    assert_eq!(&buf[..n], &cap[..]);
+    assert_eq!(fs::metadata(t.path().join("bin/ping")).unwrap().uid(), 1000);
+}
