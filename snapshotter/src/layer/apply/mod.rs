@@ -152,8 +152,10 @@ pub enum ApplyError {
 }
 
 /// Applies the uncompressed tar stream `reader` onto the directory `target`.
-/// See the module doc for the exact semantics. On error, `target` holds a
-/// partial result and should be discarded.
+/// See the module doc for the exact semantics. The stream is read to its
+/// end, past the end-of-archive blocks, so a digesting or verifying reader
+/// sees all of it. On error, `target` holds a partial result and should be
+/// discarded.
 pub fn apply_layer(
     reader: impl Read,
     target: &Path,
@@ -197,5 +199,14 @@ pub fn apply_layer(
             source,
         })?;
     }
+    // Read the stream to its end: the padding after the end-of-archive
+    // blocks is part of the layer, so a digest computed while reading
+    // (diffID), a verifying content-store reader and a decompressor's
+    // trailer check all see every byte.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(|source| ApplyError::Read {
+        after: format!("{last} (after the end of the archive)"),
+        source,
+    })?;
     applier.finish()
 }

@@ -380,3 +380,47 @@ fn file_capability_xattr_survives_the_chown() {
     assert_eq!(&buf[..n], &cap[..]);
     assert_eq!(fs::metadata(t.path().join("bin/ping")).unwrap().uid(), 1000);
 }
+
+/// Reads like its inner reader, then fails at the end, as a content-store
+/// reader does when the digest does not match.
+struct FailsAtEnd<'a>(&'a [u8]);
+
+impl std::io::Read for FailsAtEnd<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 if !buf.is_empty() => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "digest mismatch",
+            )),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn stream_is_read_to_its_end_so_verification_errors_surface() {
+    let mut bytes = Layer::new().file("a", b"1").bytes();
+    bytes.extend_from_slice(&[0u8; 8192]); // record padding, as GNU tar writes
+    let t = tempfile::tempdir().unwrap();
+    let err = apply_layer(FailsAtEnd(&bytes), t.path(), &ApplyOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("digest mismatch"), "{err}");
+    let mut digester = crate::digest::Digester::new();
+    let mut tee = TeeToDigester(&bytes[..], &mut digester);
+    apply_layer(
+        &mut tee,
+        tempfile::tempdir().unwrap().path(),
+        &ApplyOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(digester.len(), bytes.len() as u64);
+}
+
+struct TeeToDigester<'a, 'd>(&'a [u8], &'d mut crate::digest::Digester);
+
+impl std::io::Read for TeeToDigester<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        self.1.update(&buf[..n]);
+        Ok(n)
+    }
+}
