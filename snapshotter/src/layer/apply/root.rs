@@ -111,7 +111,10 @@ impl Root {
         match rustix::fs::mkdirat(&parent.fd, last, Mode::from_raw_mode(0o755)) {
             Ok(()) => {
                 self.created.push(name::join(&parent.real, last));
-                return self.dir(rel);
+                let made = self.dir(rel)?;
+                // Exactly 0755, whatever the process umask.
+                rustix::fs::fchmod(&made.fd, Mode::from_raw_mode(0o755))?;
+                return Ok(made);
             }
             Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
