@@ -101,11 +101,10 @@ impl<'o> Applier<'o> {
             kind = EntryType::Directory;
         }
         let (parent, last) = name::split(&path);
+        let meta = Meta::read(entry).map_err(|r| invalid(shown, r))?;
         if last.starts_with(name::WHITEOUT_PREFIX) {
-            let meta = Meta::read(entry).map_err(|r| invalid(shown, r))?;
             return self.whiteout(parent, last, &meta, shown);
         }
-        let meta = Meta::read(entry).map_err(|r| invalid(shown, r))?;
         let dir = self.parent_dir(parent, shown)?;
         let real = name::join(&dir.real, last);
         let fd = dir.fd.as_fd();
