@@ -187,7 +187,9 @@ fn pid1(request: &InitRequest, keeper: Pid, reports: &mut Reporter) -> i32 {
             return 125;
         }
     };
-    reports.send(&InitReport::Ready { created_paths });
+    // Sent with the exit status, not now: waking the caller here would only
+    // compete with the command for the CPU.
+    let ready = InitReport::Ready { created_paths };
     // SAFETY: still single-threaded.
     let command = match unsafe { nix::unistd::fork() } {
         Err(errno) => {
@@ -226,6 +228,7 @@ fn pid1(request: &InitRequest, keeper: Pid, reports: &mut Reporter) -> i32 {
             }
         }
     };
+    reports.send(&ready);
     reports.send(&InitReport::Exited { status });
     0
 }
