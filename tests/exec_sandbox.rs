@@ -246,7 +246,7 @@ fn cwd_is_created_and_owned_by_the_user() {
     let meta = std::fs::metadata(rootfs.path().join("work/src")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (1000, 1000));
     assert!(rootfs.path().join("work/src/here").is_file());
-    let created = &out.result.as_ref().unwrap().created_paths;
+    let created = &out.result.as_ref().unwrap().stubs.created;
     assert!(
         !created.iter().any(|p| p.starts_with("/work")),
         "{created:?}"
@@ -337,7 +337,7 @@ fn bind_mount_readonly_cannot_be_written() {
         std::fs::read_to_string(rw.path().join("result")).unwrap(),
         "rw\n"
     );
-    let created = &out.result.as_ref().unwrap().created_paths;
+    let created = &out.result.as_ref().unwrap().stubs.created;
     assert!(created.contains(&"/ctx".to_string()) && created.contains(&"/out".to_string()));
 }
 
@@ -369,6 +369,14 @@ fn tmpfs_mount_is_empty_and_writable() {
 #[test]
 fn etc_hosts_and_resolv_conf_are_provided_but_not_written_to_rootfs() {
     let rootfs = Rootfs::new();
+    let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    for dir in ["", "etc"] {
+        let times = std::fs::FileTimes::new()
+            .set_accessed(old)
+            .set_modified(old);
+        let dir = std::fs::File::open(rootfs.path().join(dir)).unwrap();
+        dir.set_times(times).unwrap();
+    }
     let out = run(&rootfs.spec("cat /etc/hosts /etc/resolv.conf; echo 1.2.3.4 x >> /etc/hosts"));
     assert_ne!(out.status(), ExitStatus::Code(0), "/etc/hosts is read-only");
     assert_eq!(
@@ -378,9 +386,9 @@ fn etc_hosts_and_resolv_conf_are_provided_but_not_written_to_rootfs() {
     let outcome = out.result.unwrap();
     for stub in ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"] {
         assert!(
-            outcome.created_paths.contains(&stub.to_string()),
+            outcome.stubs.created.contains(&stub.to_string()),
             "{:?}",
-            outcome.created_paths
+            outcome.stubs.created
         );
         let on_disk = rootfs.path().join(stub.trim_start_matches('/'));
         assert_eq!(
@@ -389,8 +397,7 @@ fn etc_hosts_and_resolv_conf_are_provided_but_not_written_to_rootfs() {
             "{stub} has content in the rootfs"
         );
     }
-    let removed =
-        exec::rootpath::remove_created_paths(rootfs.path(), &outcome.created_paths).unwrap();
+    let removed = outcome.stubs.remove(rootfs.path()).unwrap();
     assert!(removed.contains(&"/etc/hosts".to_string()));
     for stub in [
         "etc/hosts",
@@ -406,6 +413,13 @@ fn etc_hosts_and_resolv_conf_are_provided_but_not_written_to_rootfs() {
         );
     }
     assert!(rootfs.path().join("etc/passwd").exists());
+    for dir in ["", "etc"] {
+        let mtime = std::fs::metadata(rootfs.path().join(dir))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(mtime, old, "mtime of /{dir} not restored");
+    }
 }
 
 #[test]
@@ -476,6 +490,24 @@ fn cancel_kills_running_step() {
         run_with(&rootfs.spec("true"), &cancel).result,
         Err(ExecError::Cancelled)
     ));
+}
+
+#[test]
+fn a_panicking_output_callback_kills_the_step() {
+    let rootfs = Rootfs::new();
+    let spec = rootfs.spec("echo hello; exec sleep 31339");
+    let cancel = CancelToken::new();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        exec::run(&hoist(), &spec, |_, _| panic!("renderer failed"), &cancel)
+    }));
+    assert!(panicked.is_err());
+    // Without the pipes to drain, the step's death is not waited for: it
+    // follows the keeper's within moments.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !host_processes_with("sleep 31339").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(host_processes_with("sleep 31339"), Vec::<String>::new());
 }
 
 #[test]

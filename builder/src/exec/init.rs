@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::{LinuxKernel, apply};
 use super::plan::plan;
-use super::{ExitStatus, Network, RunSpec};
+use super::{ExitStatus, Network, RunSpec, Stubs};
 
 /// The first argument that makes the hoist binary run [`init_main`].
 pub const INIT_ARG: &str = "__sandbox-init";
@@ -49,7 +49,7 @@ pub(crate) enum InitReport {
     /// Setup failed; the message names the operation and path.
     SetupFailed { message: String },
     /// The filesystem view is ready; these stubs were created in the rootfs.
-    Ready { created_paths: Vec<String> },
+    Ready { stubs: Stubs },
     /// The command could not be executed.
     ExecFailed {
         command: String,
@@ -174,7 +174,7 @@ fn pid1(request: &InitRequest, keeper: Pid, reports: &mut Reporter) -> i32 {
         reports.send(&InitReport::SetupFailed { message });
         return 125;
     }
-    let created_paths = match apply(
+    let stubs = match apply(
         &plan(&request.spec, &request.etc_dir),
         &request.spec.rootfs,
         &mut LinuxKernel,
@@ -189,7 +189,7 @@ fn pid1(request: &InitRequest, keeper: Pid, reports: &mut Reporter) -> i32 {
     };
     // Sent with the exit status, not now: waking the caller here would only
     // compete with the command for the CPU.
-    let ready = InitReport::Ready { created_paths };
+    let ready = InitReport::Ready { stubs };
     // SAFETY: still single-threaded.
     let command = match unsafe { nix::unistd::fork() } {
         Err(errno) => {
@@ -302,8 +302,9 @@ fn exec_command(spec: &RunSpec) -> InitReport {
     if let Err(e) = become_user(spec) {
         return fail(e, false);
     }
-    if let Err(errno) = nix::unistd::chdir(Path::new(&spec.cwd)) {
-        return fail(format!("chdir to {} failed: {errno}", spec.cwd), false);
+    let cwd = super::plan::workdir(spec);
+    if let Err(errno) = nix::unistd::chdir(Path::new(cwd)) {
+        return fail(format!("chdir to {cwd} failed: {errno}"), false);
     }
     let to_c = |s: &str| CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"));
     let argv: Result<Vec<CString>, String> = spec.args.iter().map(|a| to_c(a)).collect();

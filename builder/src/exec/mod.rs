@@ -32,10 +32,13 @@
 //!   `tests/exec_sandbox.rs`. A rootless or OCI-runtime executor can reuse
 //!   the plan.
 //! - Mount targets missing from the image are created in the rootfs (like
-//!   runc does) and reported in [`RunOutcome::created_paths`] when they are
-//!   on the rootfs mount itself (not inside the sandbox's own `/dev` tmpfs
-//!   or a `RUN --mount`), for the caller to remove from the layer with
-//!   [`rootpath::remove_created_paths`], as BuildKit's stub cleaner does.
+//!   runc does) and reported in [`RunOutcome::stubs`] when they are on the
+//!   rootfs mount itself (not inside the sandbox's own `/dev` tmpfs or a
+//!   `RUN --mount`), for the caller to remove from the layer with
+//!   [`Stubs::remove`] (which also puts back the mtime of the directories
+//!   they were made in), as BuildKit's stub cleaner does. No clean way was
+//!   found to keep them out of the upper dir altogether: the mount point
+//!   must exist in the tree the command sees.
 //! - The command's stdin is `/dev/null`; stdout and stderr are pipes read by
 //!   [`run`] and handed to the caller chunk by chunk. Setup results and the
 //!   exit status come back as JSON lines on the socket.
@@ -54,6 +57,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use init::{INIT_ARG, init_main};
+pub use rootpath::{DirTimes, Stubs};
 pub use run::{CancelToken, run};
 pub use user::ResolvedUser;
 
@@ -138,9 +142,9 @@ impl std::fmt::Display for ExitStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOutcome {
     pub status: ExitStatus,
-    /// Container paths the sandbox created in the rootfs as mount targets,
-    /// parents first; see [`rootpath::remove_created_paths`].
-    pub created_paths: Vec<String>,
+    /// Mount targets the sandbox created in the rootfs; remove them with
+    /// [`Stubs::remove`] before diffing the layer.
+    pub stubs: Stubs,
 }
 
 /// Why a command could not be run (a command that ran and failed is an

@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 
 use super::init::{INIT_ARG, InitReport, InitRequest};
 use super::plan::ETC_FILES;
-use super::{ExecError, RunOutcome, RunSpec, Stream};
+use super::{ExecError, RunOutcome, RunSpec, Stream, Stubs};
 
 /// Cancels a running sandbox from another thread: the keeper is killed,
 /// the init dies with it and takes every process of the step along.
@@ -119,7 +119,7 @@ pub fn run(
         path: exe.to_path_buf(),
         source,
     })?;
-    let mut child = Command::new(exe)
+    let child = Command::new(exe)
         .arg(INIT_ARG)
         .env_clear()
         .stdin(Stdio::from(OwnedFd::from(theirs)))
@@ -132,6 +132,12 @@ pub fn run(
             source,
         })?;
     cancel.register(Pid::from_raw(child.id() as i32));
+    let mut keeper = Keeper {
+        child,
+        cancel,
+        done: false,
+    };
+    let child = &mut keeper.child;
     let result = (|| {
         // The keeper reads the request to its end before anything else, so
         // this cannot block against a full output pipe.
@@ -148,11 +154,33 @@ pub fn run(
         };
         pump(stdout, stderr, &mut ours, &mut on_output)
     })();
+    if result.is_err() {
+        let _ = child.kill();
+    }
     cancel.unregister();
     let keeper_status = child.wait();
+    keeper.done = true;
     let reports = result?;
     drop(etc_dir);
     outcome(&reports, cancel, keeper_status.ok())
+}
+
+/// The spawned keeper; killed and reaped if [`run`] is left early (an
+/// error, or a panic in the caller's output callback).
+struct Keeper<'a> {
+    child: std::process::Child,
+    cancel: &'a CancelToken,
+    done: bool,
+}
+
+impl Drop for Keeper<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.cancel.unregister();
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// Streams stdout and stderr to `on_output` and collects the report socket
@@ -218,12 +246,12 @@ fn outcome(
     cancel: &CancelToken,
     keeper: Option<std::process::ExitStatus>,
 ) -> Result<RunOutcome, ExecError> {
-    let mut created_paths = Vec::new();
+    let mut stubs = Stubs::default();
     for line in reports.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let report: InitReport = serde_json::from_slice(line)
             .map_err(|e| ExecError::Protocol(format!("decoding a report: {e}")))?;
         match report {
-            InitReport::Ready { created_paths: c } => created_paths = c,
+            InitReport::Ready { stubs: s } => stubs = s,
             InitReport::SetupFailed { message } => return Err(ExecError::Setup { message }),
             InitReport::ExecFailed {
                 command,
@@ -238,10 +266,7 @@ fn outcome(
                 return Err(ExecError::Exec { command, message });
             }
             InitReport::Exited { status } => {
-                return Ok(RunOutcome {
-                    status,
-                    created_paths,
-                });
+                return Ok(RunOutcome { status, stubs });
             }
         }
     }
