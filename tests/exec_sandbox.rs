@@ -511,6 +511,112 @@ fn a_panicking_output_callback_kills_the_step() {
 }
 
 #[test]
+fn signals_start_with_default_dispositions() {
+    let rootfs = Rootfs::new();
+    let out = run(&rootfs.spec("grep -E '^Sig(Ign|Blk):' /proc/self/status; yes | head -n 1"));
+    assert_eq!(
+        out.ok_stdout(),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\ny\n"
+    );
+}
+
+/// An overlay mount of `lower`, unmounted on drop.
+struct Overlay {
+    dir: tempfile::TempDir,
+}
+
+impl Overlay {
+    fn new(lower: &Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["upper", "work", "merged"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            dir.path().join("upper").display(),
+            dir.path().join("work").display()
+        );
+        let status = std::process::Command::new("mount")
+            .args(["-t", "overlay", "overlay", "-o", &options])
+            .arg(dir.path().join("merged"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "mounting the overlay failed");
+        Overlay { dir }
+    }
+
+    fn merged(&self) -> PathBuf {
+        self.dir.path().join("merged")
+    }
+
+    fn upper(&self) -> PathBuf {
+        self.dir.path().join("upper")
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.merged())
+            .status();
+    }
+}
+
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            out.push(path.strip_prefix(dir).unwrap().display().to_string());
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn overlay_rootfs_keeps_only_the_commands_changes_once_stubs_are_removed() {
+    let rootfs = Rootfs::new();
+    let cache = tempfile::tempdir().unwrap();
+    let overlay = Overlay::new(rootfs.path());
+    let mut spec = rootfs.spec("echo built > /tmp/artifact; ls /root/.cache/x > /dev/null");
+    spec.rootfs = overlay.merged();
+    spec.mounts = vec![MountSpec::Bind {
+        source: cache.path().to_path_buf(),
+        target: "/root/.cache/x".into(),
+        readonly: false,
+    }];
+    let out = run(&spec);
+    assert_eq!(out.status(), ExitStatus::Code(0), "{}", out.stderr);
+    let stubs = out.result.unwrap().stubs;
+    assert!(
+        stubs.created.contains(&"/root/.cache".to_string()),
+        "{stubs:?}"
+    );
+    stubs.remove(&overlay.merged()).unwrap();
+    // What stays in the upper dir: the command's file, and directories
+    // copied up for stubs, unchanged from the lower ones.
+    assert_eq!(
+        tree(&overlay.upper()),
+        ["etc", "root", "tmp", "tmp/artifact"]
+    );
+    for dir in ["etc", "root"] {
+        let upper = std::fs::metadata(overlay.upper().join(dir)).unwrap();
+        let lower = std::fs::metadata(rootfs.path().join(dir)).unwrap();
+        assert_eq!(
+            upper.modified().unwrap(),
+            lower.modified().unwrap(),
+            "/{dir}"
+        );
+    }
+}
+
+#[test]
 fn missing_command_is_reported() {
     let rootfs = Rootfs::new();
     let mut spec = rootfs.spec("");

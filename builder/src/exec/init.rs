@@ -295,9 +295,7 @@ fn exec_command(spec: &RunSpec) -> InitReport {
     if command.is_empty() {
         return fail("exec: no command given".to_string(), true);
     }
-    // Rust ignores SIGPIPE in its processes; the command gets the default.
-    // SAFETY: resetting a disposition to SIG_DFL installs no handler.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    reset_signal_dispositions();
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     if let Err(e) = become_user(spec) {
         return fail(e, false);
@@ -347,6 +345,31 @@ fn exec_command(spec: &RunSpec) -> InitReport {
             format!("exec: {command}: {}", last.desc().to_lowercase()),
             false,
         )
+    }
+}
+
+/// Every signal back to its default action, as a fresh process expects:
+/// Rust ignores SIGPIPE in its processes, and ignored signals survive exec.
+/// The raw syscall also reaches the real-time signals libc keeps for itself.
+fn reset_signal_dispositions() {
+    // The kernel's struct sigaction: handler, flags, restorer, mask; all
+    // zero is SIG_DFL with no flags and an empty mask.
+    let default = [0u64; 4];
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction reads the zeroed struct we own and installs
+        // no handler; the old action is not asked for.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                default.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
     }
 }
 
