@@ -268,7 +268,7 @@ fn exit_code_is_reported() {
 fn output_is_streamed_in_order() {
     let rootfs = Rootfs::new();
     let out = run(&rootfs.spec(
-        "echo one; sleep 0.3; echo two >&2; sleep 0.3; echo three; sleep 0.3; echo four >&2",
+        "echo one; sleep 0.5; echo two >&2; sleep 0.5; echo three; sleep 0.5; echo four >&2",
     ));
     assert_eq!(out.status(), ExitStatus::Code(0));
     let seen: Vec<(Stream, String)> = out
@@ -289,7 +289,7 @@ fn output_is_streamed_in_order() {
     let first = out.chunks[0].2;
     let last = out.chunks[3].2;
     assert!(
-        last - first >= Duration::from_millis(700),
+        last - first >= Duration::from_millis(1200),
         "{:?}",
         last - first
     );
@@ -445,6 +445,46 @@ fn dev_null_and_urandom_work() {
     assert!(
         !rootfs.path().join("dev/null").exists(),
         "device stubs leaked into the rootfs"
+    );
+}
+
+#[test]
+fn stdin_is_dev_null() {
+    let rootfs = Rootfs::new();
+    let out = run(&rootfs.spec("cat; readlink /proc/self/fd/0; echo done"));
+    assert_eq!(out.ok_stdout(), "/dev/null\ndone\n");
+}
+
+#[test]
+fn secret_is_mounted_read_only_and_its_stub_reported() {
+    let rootfs = Rootfs::new();
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("token"), "s3cr3t").unwrap();
+    let mut spec = rootfs.spec("cat /run/secrets/token; echo; echo x > /run/secrets/token");
+    spec.mounts = vec![MountSpec::Secret {
+        source: secrets.path().join("token"),
+        target: "/run/secrets/token".into(),
+    }];
+    let out = run(&spec);
+    assert_ne!(out.status(), ExitStatus::Code(0));
+    assert_eq!(out.stdout, "s3cr3t\n");
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(secrets.path().join("token")).unwrap(),
+        "s3cr3t"
+    );
+    let stubs = out.result.unwrap().stubs;
+    assert!(stubs.created.contains(&"/run".to_string()));
+    assert!(stubs.created.contains(&"/run/secrets/token".to_string()));
+    assert_eq!(
+        std::fs::metadata(rootfs.path().join("run/secrets/token"))
+            .unwrap()
+            .len(),
+        0
     );
 }
 

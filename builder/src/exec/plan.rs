@@ -184,7 +184,7 @@ pub fn plan(spec: &RunSpec, etc_dir: &Path) -> MountPlan {
         steps.push(Bind {
             source: PathBuf::from(&target),
             target,
-            flags: MountFlags::NOSUID,
+            flags: MountFlags::NONE,
         });
     }
     mount(
