@@ -657,6 +657,25 @@ fn overlay_rootfs_keeps_only_the_commands_changes_once_stubs_are_removed() {
 }
 
 #[test]
+fn env_is_exactly_the_given_list_and_path_finds_the_command() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec("");
+    spec.args = vec!["env".into()];
+    spec.env = vec!["PATH=/usr/bin:/bin".into(), "FOO=bar baz".into()];
+    assert_eq!(run(&spec).ok_stdout(), "PATH=/usr/bin:/bin\nFOO=bar baz\n");
+}
+
+#[test]
+fn exec_of_a_non_executable_file_is_reported() {
+    let rootfs = Rootfs::new();
+    let mut spec = rootfs.spec("");
+    spec.args = vec!["/etc/passwd".into()];
+    let err = run(&spec).result.unwrap_err();
+    assert!(matches!(err, ExecError::Exec { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "exec: /etc/passwd: permission denied");
+}
+
+#[test]
 fn missing_command_is_reported() {
     let rootfs = Rootfs::new();
     let mut spec = rootfs.spec("");

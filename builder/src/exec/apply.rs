@@ -513,4 +513,70 @@ mod tests {
                 .any(|(_, t, _, _)| t == &root.path().join("outside/resolv.conf"))
         );
     }
+
+    #[test]
+    fn masks_cover_files_with_dev_null_and_dirs_with_readonly_tmpfs_and_skip_missing() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("proc/acpi")).unwrap();
+        std::fs::write(root.path().join("proc/keys"), "").unwrap();
+        let plan = MountPlan {
+            steps: vec![
+                MountStep::Mask {
+                    target: "/proc/acpi".into(),
+                },
+                MountStep::Mask {
+                    target: "/proc/keys".into(),
+                },
+                MountStep::Mask {
+                    target: "/proc/kcore".into(),
+                },
+                MountStep::ReadonlyPath {
+                    target: "/proc/acpi".into(),
+                },
+                MountStep::ReadonlyPath {
+                    target: "/proc/sys".into(),
+                },
+            ],
+        };
+        let mut kernel = RecordingKernel::default();
+        apply(&plan, root.path(), &mut kernel).unwrap();
+        let acpi = root.path().join("proc/acpi");
+        let keys = root.path().join("proc/keys");
+        let calls: Vec<_> = kernel
+            .mounts
+            .iter()
+            .map(|(source, target, fstype, flags)| {
+                (source.clone(), target.clone(), fstype.clone(), *flags)
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            vec![
+                (
+                    Some("tmpfs".into()),
+                    acpi.clone(),
+                    Some("tmpfs".into()),
+                    MsFlags::MS_RDONLY
+                ),
+                (
+                    Some("/dev/null".into()),
+                    keys.clone(),
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC
+                ),
+                (
+                    Some(acpi.clone()),
+                    acpi.clone(),
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC
+                ),
+                (
+                    None,
+                    acpi,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY
+                ),
+            ]
+        );
+    }
 }

@@ -61,6 +61,9 @@ pub use rootpath::{DirTimes, Stubs};
 pub use run::{CancelToken, run};
 pub use user::ResolvedUser;
 
+/// The executable [`run`] re-executes by default: the running hoist binary.
+pub const SELF_EXE: &str = "/proc/self/exe";
+
 /// Everything one sandboxed command needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSpec {
