@@ -391,6 +391,30 @@ fn cancel_kills_running_step() {
 }
 
 #[test]
+fn one_token_cancels_concurrent_steps() {
+    let rootfs = Rootfs::new();
+    let cancel = CancelToken::new();
+    let steps: Vec<_> = (0..2)
+        .map(|_| {
+            let spec = rootfs.spec("echo running; sleep 31340");
+            let cancel = cancel.clone();
+            std::thread::spawn(move || run_with(&spec, &cancel))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(800));
+    cancel.cancel();
+    for step in steps {
+        let out = step.join().unwrap();
+        assert!(
+            matches!(out.result, Err(ExecError::Cancelled)),
+            "{:?}",
+            out.result
+        );
+    }
+    assert_eq!(host_processes_with("sleep 31340"), Vec::<String>::new());
+}
+
+#[test]
 fn a_panicking_output_callback_kills_the_step() {
     let rootfs = Rootfs::new();
     let spec = rootfs.spec("echo hello; exec sleep 31339");

@@ -19,9 +19,10 @@ use super::init::{INIT_ARG, InitReport, InitRequest};
 use super::plan::ETC_FILES;
 use super::{ExecError, RunOutcome, RunSpec, Stream, Stubs};
 
-/// Cancels a running sandbox from another thread: the keeper is killed,
-/// the init dies with it and takes every process of the step along.
-/// Cancelling before the run starts makes the run fail at once.
+/// Cancels running sandboxes from another thread: each keeper is killed,
+/// its init dies with it and takes every process of the step along. One
+/// token may serve several concurrent runs (a whole build's Ctrl-C).
+/// Cancelling before a run starts makes that run fail at once.
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken {
     state: Arc<Mutex<CancelState>>,
@@ -30,7 +31,7 @@ pub struct CancelToken {
 #[derive(Debug, Default)]
 struct CancelState {
     cancelled: bool,
-    keeper: Option<Pid>,
+    keepers: Vec<Pid>,
 }
 
 impl CancelToken {
@@ -38,12 +39,12 @@ impl CancelToken {
         Self::default()
     }
 
-    /// Kills the running step, if any, and marks the token cancelled.
+    /// Kills the running steps, if any, and marks the token cancelled.
     pub fn cancel(&self) {
         let mut state = self.lock();
         state.cancelled = true;
-        if let Some(pid) = state.keeper {
-            let _ = kill(pid, Signal::SIGKILL);
+        for pid in &state.keepers {
+            let _ = kill(*pid, Signal::SIGKILL);
         }
     }
 
@@ -57,18 +58,18 @@ impl CancelToken {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers the keeper; kills it at once if already cancelled.
+    /// Registers a keeper; kills it at once if already cancelled.
     fn register(&self, pid: Pid) {
         let mut state = self.lock();
         if state.cancelled {
             let _ = kill(pid, Signal::SIGKILL);
         }
-        state.keeper = Some(pid);
+        state.keepers.push(pid);
     }
 
-    /// Forgets the keeper before it is reaped, so no kill can hit a reused pid.
-    fn unregister(&self) {
-        self.lock().keeper = None;
+    /// Forgets a keeper before it is reaped, so no kill can hit a reused pid.
+    fn unregister(&self, pid: Pid) {
+        self.lock().keepers.retain(|p| *p != pid);
     }
 }
 
@@ -131,7 +132,8 @@ pub fn run(
             exe: exe.to_path_buf(),
             source,
         })?;
-    cancel.register(Pid::from_raw(child.id() as i32));
+    let pid = Pid::from_raw(child.id() as i32);
+    cancel.register(pid);
     let mut keeper = Keeper {
         child,
         cancel,
@@ -157,7 +159,7 @@ pub fn run(
     if result.is_err() {
         let _ = child.kill();
     }
-    cancel.unregister();
+    cancel.unregister(pid);
     let keeper_status = child.wait();
     keeper.done = true;
     let reports = result?;
@@ -176,7 +178,8 @@ struct Keeper<'a> {
 impl Drop for Keeper<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.cancel.unregister();
+            self.cancel
+                .unregister(Pid::from_raw(self.child.id() as i32));
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
