@@ -347,6 +347,20 @@ fn secret_is_mounted_read_only_and_its_stub_reported() {
 }
 
 #[test]
+fn ssh_agent_socket_is_bound_into_the_sandbox() {
+    let rootfs = Rootfs::new();
+    let agent = tempfile::tempdir().unwrap();
+    let socket = agent.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let mut spec = rootfs.spec("test -S /run/buildkit/ssh_agent.0 && echo socket");
+    spec.mounts = vec![MountSpec::Ssh {
+        source: socket,
+        target: "/run/buildkit/ssh_agent.0".into(),
+    }];
+    assert_eq!(run(&spec).ok_stdout(), "socket\n");
+}
+
+#[test]
 fn readonly_rootfs_cannot_be_written_but_mounts_can() {
     let rootfs = Rootfs::new();
     let mut spec = rootfs.spec("touch /tmp/x; echo $?; touch /scratch/y && echo ok");
