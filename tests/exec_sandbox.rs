@@ -550,29 +550,33 @@ fn measure_run_overhead() {
     let mut spec = rootfs.spec("");
     spec.args = vec!["/bin/true".into()];
     let n = 200;
-    let cpu_before = cpu_time();
-    let started = Instant::now();
-    for _ in 0..n {
-        let status = std::process::Command::new("/bin/true").status().unwrap();
-        assert!(status.success());
-    }
-    println!(
-        "plain spawn of /bin/true: {:?} wall, {:?} CPU per run",
-        started.elapsed() / n,
-        (cpu_time() - cpu_before) / n
-    );
-    for network in [Network::Host, Network::None] {
-        spec.network = network;
-        let n = 200;
+    let measure = |what: &str, one: &mut dyn FnMut()| {
         let cpu_before = cpu_time();
         let started = Instant::now();
         for _ in 0..n {
-            assert_eq!(run(&spec).status(), ExitStatus::Code(0));
+            one();
         }
         println!(
-            "{network:?}: {:?} wall, {:?} CPU (all processes) per run",
+            "{what}: {:?} wall, {:?} CPU (all processes) per run",
             started.elapsed() / n,
             (cpu_time() - cpu_before) / n
         );
+    };
+    let spawn = |args: &[&str]| {
+        let status = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    measure("plain spawn of /bin/true", &mut || spawn(&["/bin/true"]));
+    measure("util-linux unshare -mpui --fork /bin/true", &mut || {
+        spawn(&["unshare", "-mpui", "--fork", "/bin/true"])
+    });
+    for network in [Network::Host, Network::None] {
+        spec.network = network;
+        measure(&format!("hoist sandbox, network {network:?}"), &mut || {
+            assert_eq!(run(&spec).status(), ExitStatus::Code(0))
+        });
     }
 }
