@@ -3,6 +3,7 @@
 //! host's /bin/busybox, through the real `hoist __sandbox-init` entry.
 //! They need root, like CI gives them.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod exec_support;
@@ -526,6 +527,20 @@ fn missing_command_is_reported() {
         run(&rootfs.spec("no-such-command")).status(),
         ExitStatus::Code(127)
     );
+}
+
+#[test]
+fn an_exe_without_the_init_entry_is_reported() {
+    let rootfs = Rootfs::new();
+    let err = exec::run(
+        Path::new("/bin/true"),
+        &rootfs.spec("true"),
+        |_, _| {},
+        &CancelToken::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ExecError::InitDied { .. }), "{err:?}");
+    assert!(err.to_string().contains("/bin/true"), "{err}");
 }
 
 #[test]

@@ -178,8 +178,10 @@ pub enum ExecError {
     Exec { command: String, message: String },
     #[error("the sandbox was cancelled")]
     Cancelled,
-    #[error("the sandbox init died without a report ({status})")]
-    InitDied { status: String },
+    /// Also what re-executing a binary that does not dispatch
+    /// [`INIT_ARG`] to [`init_main`] gives.
+    #[error("the sandbox init {exe} ended without a report ({status}); does it run `{INIT_ARG}`?")]
+    InitDied { exe: PathBuf, status: String },
     #[error("sandbox protocol: {0}")]
     Protocol(String),
 }

@@ -3,8 +3,8 @@
 //! output to the caller as it comes, collect the reports, and let another
 //! thread cancel it through a [`CancelToken`].
 
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -143,9 +143,18 @@ pub fn run(
     let result = (|| {
         // The keeper reads the request to its end before anything else, so
         // this cannot block against a full output pipe.
-        ours.write_all(&request)
-            .and_then(|()| ours.shutdown(std::net::Shutdown::Write))
-            .map_err(|e| ExecError::Protocol(format!("sending the request: {e}")))?;
+        // A keeper that is already gone is reported from what it left.
+        let sent =
+            send_all(&ours, &request).and_then(|()| ours.shutdown(std::net::Shutdown::Write));
+        match sent {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) => {}
+            Err(e) => return Err(ExecError::Protocol(format!("sending the request: {e}"))),
+        }
         let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
             (Some(o), Some(e)) => (o, e),
             _ => {
@@ -164,7 +173,7 @@ pub fn run(
     keeper.done = true;
     let reports = result?;
     drop(etc_dir);
-    outcome(&reports, cancel, keeper_status.ok())
+    outcome(exe, &reports, cancel, keeper_status.ok())
 }
 
 /// The spawned keeper; killed and reaped if [`run`] is left early (an
@@ -184,6 +193,20 @@ impl Drop for Keeper<'_> {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Writes all of `bytes` without risking SIGPIPE, whatever the embedding
+/// process does with that signal.
+fn send_all(socket: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    use nix::sys::socket::{MsgFlags, send};
+    while !bytes.is_empty() {
+        match send(socket.as_raw_fd(), bytes, MsgFlags::MSG_NOSIGNAL) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Streams stdout and stderr to `on_output` and collects the report socket
@@ -233,6 +256,11 @@ fn pump(
                     _ => reports.extend_from_slice(&buf[..n]),
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // A peer that exits without reading the whole request (not
+                // a hoist init) resets the socket: that is its end too.
+                Err(e) if i == 2 && e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    open[i] = false;
+                }
                 Err(e) => {
                     return Err(ExecError::Protocol(format!(
                         "reading from the sandbox: {e}"
@@ -245,6 +273,7 @@ fn pump(
 }
 
 fn outcome(
+    exe: &Path,
     reports: &[u8],
     cancel: &CancelToken,
     keeper: Option<std::process::ExitStatus>,
@@ -277,6 +306,7 @@ fn outcome(
         return Err(ExecError::Cancelled);
     }
     Err(ExecError::InitDied {
+        exe: exe.to_path_buf(),
         status: keeper.map_or_else(|| "unknown".to_string(), |s| s.to_string()),
     })
 }
