@@ -2,7 +2,7 @@
 //! (`hoist __sandbox-init`), so that nothing here runs after a fork of the
 //! multi-threaded builder:
 //!
-//! - **the keeper** (the exec'd process): reads the [`InitRequest`] from
+//! - **the keeper** (the exec'd process): reads the `InitRequest` from
 //!   its stdin (a socket), unshares the namespaces and forks the init; it
 //!   waits for the init and is what the caller kills to cancel;
 //! - **the init** (pid 1 of the new pid namespace): builds the filesystem
