@@ -148,7 +148,7 @@ fn output_is_streamed_in_order() {
     let first = out.chunks[0].2;
     let last = out.chunks[3].2;
     assert!(
-        last - first >= Duration::from_millis(1200),
+        last - first >= Duration::from_millis(800),
         "{:?}",
         last - first
     );
@@ -380,22 +380,30 @@ fn cancel_kills_running_step() {
     let rootfs = Rootfs::new();
     let spec = rootfs.spec("echo running; sleep 31338; echo not reached");
     let cancel = CancelToken::new();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<()>();
     let canceller = {
         let cancel = cancel.clone();
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(500));
+            // Cancel once the step is surely running (it printed).
+            seen_rx.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
             cancel.cancel();
         })
     };
     let started = Instant::now();
-    let out = run_with(&spec, &cancel);
-    canceller.join().unwrap();
-    assert!(
-        matches!(out.result, Err(ExecError::Cancelled)),
-        "{:?}",
-        out.result
+    let mut stdout = Vec::new();
+    let result = exec::run(
+        &hoist(),
+        &spec,
+        |_, bytes| {
+            stdout.extend_from_slice(bytes);
+            let _ = seen_tx.send(());
+        },
+        &cancel,
     );
-    assert_eq!(out.stdout, "running\n");
+    canceller.join().unwrap();
+    assert!(matches!(result, Err(ExecError::Cancelled)), "{result:?}");
+    assert_eq!(stdout, b"running\n");
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(host_processes_with("sleep 31338"), Vec::<String>::new());
     // A cancelled token refuses new runs.
