@@ -80,6 +80,7 @@ fn user_and_groups_are_applied() {
     let rootfs = Rootfs::new();
     let mut spec = rootfs.spec("grep -E '^(Uid|Gid|Groups):' /proc/self/status; id -un; touch /tmp/mine; stat -c %u:%g /tmp/mine");
     spec.user = exec::user::resolve(rootfs.path(), "app").unwrap();
+    assert_eq!(spec.user.home, "/home/app");
     let out = run(&spec);
     let text = out.ok_stdout();
     let fields: Vec<Vec<&str>> = text

@@ -82,7 +82,8 @@ pub struct RunSpec {
     pub rootfs: PathBuf,
     /// argv; shell form is already wrapped in the image's SHELL.
     pub args: Vec<String>,
-    /// The exact environment (`KEY=value`).
+    /// The exact environment (`KEY=value`). Like runc, a caller should add
+    /// `HOME=`[`ResolvedUser::home`] when the image's environment has none.
     pub env: Vec<String>,
     /// Working directory, created (owned by the user) when missing.
     pub cwd: String,

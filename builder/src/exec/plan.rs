@@ -313,6 +313,7 @@ mod tests {
                 uid: 1000,
                 gid: 100,
                 additional_gids: vec![],
+                home: "/home/app".into(),
             },
             hostname: "box".into(),
             network: Network::None,
