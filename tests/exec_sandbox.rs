@@ -523,6 +523,21 @@ fn exec_of_a_non_executable_file_is_reported() {
 }
 
 #[test]
+fn user_namespaces_cannot_be_created() {
+    let rootfs = Rootfs::new();
+    let out = run(&rootfs.spec("unshare -U true; echo $?; unshare -m true; echo $?"));
+    let lines: Vec<&str> = out.ok_stdout().lines().collect();
+    assert_ne!(lines[0], "0", "a user namespace was created");
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "{}",
+        out.stderr
+    );
+    // A mount namespace needs CAP_SYS_ADMIN, which the step does not have.
+    assert_ne!(lines[1], "0");
+}
+
+#[test]
 fn missing_command_is_reported() {
     let rootfs = Rootfs::new();
     let mut spec = rootfs.spec("");

@@ -387,6 +387,8 @@ fn become_user(spec: &RunSpec) -> Result<(), String> {
             }
         }
     }
+    // Before the switch of user, while CAP_SYS_ADMIN is still effective.
+    super::seccomp::install()?;
     let user = &spec.user;
     let groups: Vec<Gid> = user
         .additional_gids

@@ -43,8 +43,9 @@
 //!   [`run`] and handed to the caller chunk by chunk. Setup results and the
 //!   exit status come back as JSON lines on the socket.
 //! - The command keeps Docker's default capability set (others are dropped
-//!   from the bounding set), starts with default signal dispositions and
-//!   an empty signal mask. No seccomp filter yet.
+//!   from the bounding set), runs under a small [`seccomp`] denylist (no
+//!   user namespaces, keyring, bpf, io_uring…), and starts with default
+//!   signal dispositions and an empty signal mask.
 //!
 //! # Cost
 //!
@@ -61,6 +62,7 @@ pub mod init;
 pub mod plan;
 pub mod rootpath;
 mod run;
+pub mod seccomp;
 pub mod user;
 
 use std::path::PathBuf;
