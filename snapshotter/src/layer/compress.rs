@@ -357,7 +357,7 @@ mod tests {
 
     #[test]
     fn parallel_gzip_round_trips_across_many_blocks_and_stays_as_small_as_one_stream() {
-        let data = sample(5 * GZIP_BLOCK + 12345);
+        let data = sample(3 * GZIP_BLOCK + 12345);
         let mut out = Vec::new();
         parallel_gzip(&mut &data[..], &mut out, 6).unwrap();
         assert!(gunzip(&out) == data);
@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn parallel_gzip_is_deterministic() {
-        let data = sample(3 * GZIP_BLOCK);
+        let data = sample(2 * GZIP_BLOCK + 1);
         let run = || {
             let mut out = Vec::new();
             parallel_gzip(&mut &data[..], &mut out, 6).unwrap();
