@@ -9,7 +9,7 @@ use std::process::Command;
 
 use hoist_snapshotter::content::ContentStore;
 use hoist_snapshotter::digest::Digest;
-use hoist_snapshotter::layer::compress::{Compression, write_layer};
+use hoist_snapshotter::layer::compress::{Encoding, write_layer};
 use hoist_snapshotter::layer::diff::{DiffOptions, DiffSource, write_tar};
 use hoist_snapshotter::snapshot::{ActiveSnapshot, Driver, SnapshotStore};
 
@@ -290,44 +290,41 @@ fn compressed_layers_decompress_to_the_tar_whose_sha256_is_the_diff_id() {
     let source = s.snap.diff().unwrap();
     let o = opts(Some(1_000_000));
     let tar = write_tar(&source, &o, Vec::new()).unwrap();
-    for (compression, cmd, media) in [
+    for (encoding, cmd, media) in [
         (
-            Compression::Gzip { level: 6 },
+            Encoding::gzip(6),
             Some("gzip"),
             "application/vnd.oci.image.layer.v1.tar+gzip",
         ),
         (
-            Compression::Zstd { level: 3 },
+            Encoding::zstd(3),
             Some("zstd"),
             "application/vnd.oci.image.layer.v1.tar+zstd",
         ),
         (
-            Compression::None,
+            Encoding::none(),
             None,
             "application/vnd.oci.image.layer.v1.tar",
         ),
     ] {
-        let blob = write_layer(&source, &o, compression, &store).unwrap();
+        let blob = write_layer(&source, &o, encoding, &store).unwrap();
         assert_eq!(blob.media_type, media);
-        assert_eq!(blob.diff_id.hex(), sha256_hex(&tar), "{compression:?}");
+        assert_eq!(blob.diff_id.hex(), sha256_hex(&tar), "{encoding:?}");
         let path = store.path(&blob.digest);
         let stored = fs::read(&path).unwrap();
         assert_eq!(stored.len() as u64, blob.size);
-        assert_eq!(sha256_hex(&stored), blob.digest.hex(), "{compression:?}");
+        assert_eq!(sha256_hex(&stored), blob.digest.hex(), "{encoding:?}");
         let plain = match cmd {
             Some(cmd) => decompress(cmd, &path),
             None => stored.clone(),
         };
-        assert!(
-            plain == tar,
-            "{compression:?} does not decompress to the tar"
-        );
+        assert!(plain == tar, "{encoding:?} does not decompress to the tar");
         if cmd == Some("gzip") {
             assert_eq!(&stored[3..8], &[0, 0, 0, 0, 0], "gzip flags/mtime not zero");
             assert_eq!(stored[9], 255, "gzip OS byte");
         }
-        let again = write_layer(&source, &o, compression, &store).unwrap();
-        assert_eq!(again, blob, "{compression:?} output is not deterministic");
+        let again = write_layer(&source, &o, encoding, &store).unwrap();
+        assert_eq!(again, blob, "{encoding:?} output is not deterministic");
     }
     assert_eq!(
         fs::read_dir(store.root().join("ingest")).unwrap().count(),
@@ -359,16 +356,13 @@ fn large_layer_streams_through_both_codecs() {
     let source = DiffSource::OverlayUpper(upper.clone());
     let o = DiffOptions::default();
     let tar = write_tar(&source, &o, Vec::new()).unwrap();
-    for (compression, cmd) in [
-        (Compression::Zstd { level: 3 }, "zstd"),
-        (Compression::Gzip { level: 6 }, "gzip"),
-    ] {
-        let blob = write_layer(&source, &o, compression, &store).unwrap();
+    for (encoding, cmd) in [(Encoding::zstd(3), "zstd"), (Encoding::gzip(6), "gzip")] {
+        let blob = write_layer(&source, &o, encoding, &store).unwrap();
         assert_eq!(blob.diff_id, Digest::of(&tar));
         assert!(blob.size < tar.len() as u64);
         assert!(
             decompress(cmd, &store.path(&blob.digest)) == tar,
-            "{compression:?}"
+            "{encoding:?}"
         );
     }
 }
@@ -381,7 +375,7 @@ fn failed_layer_write_names_the_path_and_stores_nothing() {
     let err = write_layer(
         &DiffSource::OverlayUpper(missing.clone()),
         &DiffOptions::default(),
-        Compression::Gzip { level: 6 },
+        Encoding::gzip(6),
         &store,
     )
     .unwrap_err();
