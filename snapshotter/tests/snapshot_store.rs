@@ -414,3 +414,30 @@ fn live_snapshot_of_this_process_survives_a_second_open() {
     assert!(is_mounted(snap.root()));
     assert_eq!(fs::read(snap.root().join("a")).unwrap(), b"2");
 }
+
+#[test]
+fn layers_lists_unpacked_layers_and_remove_layer_deletes_one() {
+    let (_d, s) = store();
+    let a = Digest::of(b"a");
+    let b = Digest::of(b"b");
+    for id in [&a, &b] {
+        s.ensure_layer(id, |d| fs::write(d.join("f"), "x")).unwrap();
+    }
+    let mut want = vec![a.clone(), b.clone()];
+    want.sort();
+    assert_eq!(s.layers().unwrap(), want);
+    s.remove_layer(&a).unwrap();
+    assert_eq!(s.layers().unwrap(), vec![b]);
+    assert!(!s.has_layer(&a));
+    s.remove_layer(&a).unwrap(); // absent is fine
+}
+
+#[test]
+fn half_removed_snapshot_dir_is_cleaned_on_open() {
+    let (d, s) = store();
+    let trash = s.root().join("active/.gone-abc");
+    fs::create_dir_all(trash.join("upper/x")).unwrap();
+    drop(s);
+    let _s = SnapshotStore::open(d.path().join("snapshots")).unwrap();
+    assert!(!trash.exists());
+}

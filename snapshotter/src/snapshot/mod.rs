@@ -128,6 +128,24 @@ impl SnapshotStore {
         self.layer_path(diff_id).is_dir()
     }
 
+    /// The diff_ids of every unpacked layer, sorted (for garbage collection).
+    pub fn layers(&self) -> Result<Vec<Digest>, SnapshotError> {
+        let dir = self.root.join("layers");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err("read directory", &dir))? {
+            let entry = entry.map_err(io_err("read directory", &dir))?;
+            if let Some(d) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest::from_hex(n).ok())
+            {
+                out.push(d);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// The unpacked layer `diff_id`, unpacking it first with `unpack` (given
     /// an empty temp dir) if it is not there. Concurrent calls for the same
     /// layer, from threads or processes, unpack it once; the others wait and
@@ -219,7 +237,11 @@ impl SnapshotStore {
         for entry in fs::read_dir(&active).map_err(io_err("read directory", &active))? {
             let dir = entry.map_err(io_err("read directory", &active))?.path();
             let lock_path = dir.join("lock");
+            let trash = dir
+                .file_name()
+                .is_some_and(|n| n.as_bytes().starts_with(TRASH_PREFIX.as_bytes()));
             let owned = match File::open(&lock_path) {
+                _ if trash => false,
                 Ok(f) => match rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive) {
                     Ok(()) => false,
                     Err(rustix::io::Errno::WOULDBLOCK) => true,
@@ -407,8 +429,26 @@ fn remove_snapshot_dir(dir: &Path) -> Result<(), SnapshotError> {
     if let Some(m) = left.first() {
         return Err(io_err("unmount", m)(io::Error::other("still mounted")));
     }
-    native::remove_any(dir).map_err(io_err("remove", dir))
+    // Renamed first so that a half-removed dir is recognisably dead.
+    let trash = match dir.file_name().map(|n| n.as_bytes()) {
+        Some(n) if n.starts_with(TRASH_PREFIX.as_bytes()) => dir.to_path_buf(),
+        Some(n) => dir.with_file_name(format!("{TRASH_PREFIX}{}", String::from_utf8_lossy(n))),
+        None => dir.to_path_buf(),
+    };
+    match fs::rename(dir, &trash) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()), // removed by another process
+        Err(e) => return Err(io_err("rename", dir)(e)),
+    }
+    match native::remove_any(&trash) {
+        // Another process's cleanup may be removing it at the same time.
+        Err(_) if !trash.exists() => Ok(()),
+        other => other.map_err(io_err("remove", &trash)),
+    }
 }
+
+/// Name prefix of active snapshot dirs being removed.
+const TRASH_PREFIX: &str = ".gone-";
 
 #[derive(Debug)]
 enum Kind {
