@@ -276,8 +276,12 @@ fn native_driver_gives_the_same_view_and_diff_as_overlay() {
 fn auto_driver_uses_overlay_where_it_mounts() {
     let (_d, s) = store();
     let chain = three_layers(&s);
+    assert_eq!(s.effective_driver(Driver::Auto), Driver::Overlay);
     let snap = s.prepare(&chain, Driver::Auto).unwrap();
     assert!(is_mounted(snap.root()));
+    assert_eq!(snap.driver(), Driver::Overlay);
+    let native = s.prepare(&chain, Driver::Native).unwrap();
+    assert_eq!(native.driver(), Driver::Native);
 }
 
 #[test]

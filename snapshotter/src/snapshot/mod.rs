@@ -281,7 +281,9 @@ impl SnapshotStore {
         })
     }
 
-    fn resolve(&self, driver: Driver) -> Driver {
+    /// The driver `driver` stands for here: `Auto` becomes `Overlay` or
+    /// `Native` (probing overlayfs on first use).
+    pub fn effective_driver(&self, driver: Driver) -> Driver {
         match driver {
             Driver::Auto if self.overlay_available() => Driver::Overlay,
             Driver::Auto => Driver::Native,
@@ -297,7 +299,7 @@ impl SnapshotStore {
         driver: Driver,
     ) -> Result<ActiveSnapshot, SnapshotError> {
         let mut snap = self.new_active()?;
-        match self.resolve(driver) {
+        match self.effective_driver(driver) {
             Driver::Overlay => {
                 let (upper, work, merged) = (
                     snap.dir.join("upper"),
@@ -353,7 +355,7 @@ impl SnapshotStore {
             snap.root = self.root.join("empty");
             return Ok(snap);
         }
-        match self.resolve(driver) {
+        match self.effective_driver(driver) {
             Driver::Overlay => {
                 let merged = snap.dir.join("merged");
                 fs::create_dir(&merged).map_err(io_err("create directory", &merged))?;
@@ -370,6 +372,7 @@ impl SnapshotStore {
                     source,
                 })?;
                 snap.root = merged;
+                snap.kind = Kind::View { overlay: true };
             }
             _ => {
                 let fs_dir = snap.dir.join("fs");
@@ -403,7 +406,7 @@ impl SnapshotStore {
         Ok(ActiveSnapshot {
             root: dir.clone(),
             dir,
-            kind: Kind::ReadOnly,
+            kind: Kind::View { overlay: false },
             lock: Some(lock),
         })
     }
@@ -452,9 +455,16 @@ const TRASH_PREFIX: &str = ".gone-";
 
 #[derive(Debug)]
 enum Kind {
-    Overlay { upper: PathBuf },
-    Native { base: native::BaseIndex },
-    ReadOnly,
+    Overlay {
+        upper: PathBuf,
+    },
+    Native {
+        base: native::BaseIndex,
+    },
+    /// A read-only view; `overlay` when mounted, else a copy (or `empty/`).
+    View {
+        overlay: bool,
+    },
 }
 
 /// A mounted (or copied) chain a step runs in. Dropping it unmounts and
@@ -474,9 +484,19 @@ impl ActiveSnapshot {
         &self.root
     }
 
+    /// The driver that made this snapshot (`Overlay` or `Native`).
+    pub fn driver(&self) -> Driver {
+        match self.kind {
+            Kind::Overlay { .. } => Driver::Overlay,
+            Kind::Native { .. } => Driver::Native,
+            Kind::View { overlay: true } => Driver::Overlay,
+            Kind::View { overlay: false } => Driver::Native,
+        }
+    }
+
     /// Whether this is a read-only view.
     pub fn is_read_only(&self) -> bool {
-        matches!(self.kind, Kind::ReadOnly)
+        matches!(self.kind, Kind::View { .. })
     }
 
     /// The step's changes, for [`crate::layer::compress::write_layer`]. Call
@@ -490,7 +510,7 @@ impl ActiveSnapshot {
                     .changes(&self.root)
                     .map_err(io_err("compare", &self.root))?,
             }),
-            Kind::ReadOnly => Err(SnapshotError::ReadOnly),
+            Kind::View { .. } => Err(SnapshotError::ReadOnly),
         }
     }
 
