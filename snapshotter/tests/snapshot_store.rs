@@ -445,3 +445,15 @@ fn half_removed_snapshot_dir_is_cleaned_on_open() {
     let _s = SnapshotStore::open(d.path().join("snapshots")).unwrap();
     assert!(!trash.exists());
 }
+
+#[test]
+fn chain_with_the_same_layer_twice_mounts_and_matches_the_copy() {
+    let (_d, s) = store();
+    let l = three_layers(&s);
+    let chain = [l[0].clone(), l[1].clone(), l[0].clone()];
+    let overlay = s.prepare(&chain, Driver::Overlay).unwrap();
+    let native = s.prepare(&chain, Driver::Native).unwrap();
+    assert_eq!(listing(overlay.root()), listing(native.root()));
+    assert_eq!(fs::read(overlay.root().join("a")).unwrap(), b"1");
+    assert!(overlay.root().join("gone").exists());
+}

@@ -41,8 +41,12 @@ fn ctx(what: &str, err: rustix::io::Errno) -> io::Error {
 pub(crate) fn mount(spec: &OverlaySpec<'_>) -> io::Result<()> {
     let fs =
         fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| ctx("fsopen overlay", e))?;
-    // overlayfs lists the top-most lower first.
-    for lower in spec.lowers.iter().rev() {
+    // overlayfs lists the top-most lower first, and refuses a dir given
+    // twice (ELOOP), which a chain can do: two steps with the same diff.
+    // Only the top-most occurrence matters: it holds the same entries and
+    // whiteouts as the lower copy, so it shadows all of it.
+    let mut seen = std::collections::HashSet::new();
+    for lower in spec.lowers.iter().rev().filter(|l| seen.insert(*l)) {
         fsconfig_set_string(&fs, "lowerdir+", lower)
             .map_err(|e| ctx(&format!("lowerdir+ {}", lower.display()), e))?;
     }
