@@ -197,6 +197,74 @@ fn round_trip(driver: Driver) {
 }
 
 #[test]
+fn overlay_upper_kept_as_the_layer_mounts_like_the_layer_it_exported() {
+    let w = world();
+    let (l1, l2) = base_layers(&w);
+    let chain = [unpack(&w, &l1), unpack(&w, &l2)];
+    let snap = w.snapshots.prepare(&chain, Driver::Overlay).unwrap();
+    run_step(snap.root());
+    // A sandbox mount-point stub and a socket: neither belongs in the layer.
+    fs::create_dir_all(snap.root().join("stub/inner")).unwrap();
+    let sock = std::os::unix::net::UnixListener::bind(snap.root().join("srv/sock")).unwrap();
+    drop(sock);
+    let exclude = vec!["/stub".to_string()];
+    let mut merged = listing_in_seconds(snap.root());
+    merged.retain(|e| !e.path.starts_with("stub") && e.path != "srv/sock");
+
+    let opts = DiffOptions {
+        exclude: exclude.clone(),
+        ..DiffOptions::default()
+    };
+    let new = write_layer(&snap.diff().unwrap(), &opts, Encoding::zstd(3), &w.content).unwrap();
+    let kept = snap
+        .into_layer(&w.snapshots, &new.diff_id, &exclude)
+        .unwrap()
+        .expect("an overlay snapshot keeps its upper dir");
+    assert_eq!(kept, w.snapshots.layer_path(&new.diff_id));
+    assert!(!kept.join("stub").exists() && !kept.join("srv/sock").exists());
+    assert!(
+        common::tree::xattrs(&kept.join("etc"))
+            .keys()
+            .all(|k| !k.starts_with("trusted.overlay.") || k == "trusted.overlay.opaque")
+    );
+    let view = w
+        .snapshots
+        .view(&[chain[0].clone(), chain[1].clone(), kept], Driver::Overlay)
+        .unwrap();
+    assert_listings_equal(&merged, &listing_in_seconds(view.root()), "kept upper");
+    // And it is what applying the exported layer gives.
+    let fresh = w.work.join("fresh");
+    fs::create_dir(&fresh).unwrap();
+    apply_all(&w, &[&l1, &l2, &new], &fresh);
+    assert_listings_equal(&merged, &listing_in_seconds(&fresh), "applied layer");
+    assert_eq!(
+        fs::read_dir(w.snapshots.root().join("active"))
+            .unwrap()
+            .count(),
+        1
+    ); // the view
+}
+
+#[test]
+fn native_snapshot_does_not_become_a_layer_in_place() {
+    let w = world();
+    let (l1, _) = base_layers(&w);
+    let snap = w
+        .snapshots
+        .prepare(&[unpack(&w, &l1)], Driver::Native)
+        .unwrap();
+    let id = hoist_snapshotter::digest::Digest::of(b"whatever");
+    assert_eq!(snap.into_layer(&w.snapshots, &id, &[]).unwrap(), None);
+    assert!(!w.snapshots.has_layer(&id));
+    assert_eq!(
+        fs::read_dir(w.snapshots.root().join("active"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
 fn overlay_step_exported_as_a_layer_reapplies_to_the_merged_view() {
     round_trip(Driver::Overlay);
 }

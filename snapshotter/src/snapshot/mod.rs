@@ -514,6 +514,49 @@ impl ActiveSnapshot {
         }
     }
 
+    /// Keeps an overlay snapshot's upper dir as the unpacked layer
+    /// `diff_id` (the layer just written from [`ActiveSnapshot::diff`] with
+    /// the same `exclude`), instead of unpacking that layer again: unmounts,
+    /// removes the excluded paths, sockets and overlayfs' bookkeeping xattrs
+    /// (all of which the tar leaves out too), and renames the upper dir into
+    /// the store. Mtimes keep their nanoseconds, which the tar truncates.
+    /// Returns `None`, and just releases, for a copying or read-only
+    /// snapshot: unpack the layer from its blob then.
+    pub fn into_layer(
+        mut self,
+        store: &SnapshotStore,
+        diff_id: &Digest,
+        exclude: &[String],
+    ) -> Result<Option<PathBuf>, SnapshotError> {
+        let Kind::Overlay { upper } = &self.kind else {
+            self.release_inner()?;
+            return Ok(None);
+        };
+        let upper = upper.clone();
+        overlay::unmount_path(&self.root).map_err(io_err("unmount", &self.root))?;
+        for rel in exclude {
+            let rel = Path::new(rel.trim_start_matches('/'));
+            if rel
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+            {
+                let path = upper.join(rel);
+                native::remove_any(&path).map_err(io_err("remove", &path))?;
+            }
+        }
+        native::strip_overlay_bookkeeping(&upper).map_err(io_err("clean", &upper))?;
+        let dest = store.layer_path(diff_id);
+        let _lock = store.lock_layer(diff_id, true)?;
+        if !dest.is_dir() {
+            let dir_fd = File::open(&upper).map_err(io_err("open", &upper))?;
+            rustix::fs::syncfs(&dir_fd)
+                .map_err(|e| io_err("sync filesystem of", &upper)(e.into()))?;
+            fs::rename(&upper, &dest).map_err(io_err("rename into", &dest))?;
+        }
+        self.release_inner()?;
+        Ok(Some(dest))
+    }
+
     /// Unmounts and removes the snapshot.
     pub fn release(mut self) -> Result<(), SnapshotError> {
         self.release_inner()

@@ -22,6 +22,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,30 @@ pub(crate) fn remove_any(path: &Path) -> io::Result<()> {
         Ok(m) if m.is_dir() => fs::remove_dir_all(path),
         Ok(_) => fs::remove_file(path),
     }
+}
+
+/// Makes an overlay upper dir fit to be a layer: removes sockets (layers
+/// carry none) and overlayfs' own xattrs except the opaque marker.
+pub(crate) fn strip_overlay_bookkeeping(upper: &Path) -> io::Result<()> {
+    for entry in walkdir::WalkDir::new(upper)
+        .follow_links(false)
+        .min_depth(1)
+    {
+        let entry = entry.map_err(io::Error::from)?;
+        let path = entry.path();
+        if entry.file_type().is_socket() {
+            fs::remove_file(path).map_err(ctx("remove", path))?;
+            continue;
+        }
+        for name in fsmeta::list_xattrs(path).map_err(ctx("list xattrs of", path))? {
+            if fsmeta::is_overlay_internal_xattr(&name) && name != b"trusted.overlay.opaque" {
+                let name = std::ffi::OsStr::from_bytes(&name);
+                rustix::fs::lremovexattr(path, name)
+                    .map_err(|e| ctx("remove xattr of", path)(e.into()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Copies the chain (bottom first) into `dst`, which must exist and be empty.
