@@ -408,3 +408,93 @@ fn dump_sample_layer() {
     let s = changed_overlay();
     fs::write(path, tar_of(&s.snap, None)).unwrap();
 }
+
+#[test]
+fn pax_records_carry_long_link_targets_big_ids_and_non_ascii_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = dir.path();
+    let target = "t".repeat(150);
+    std::os::unix::fs::symlink(&target, up.join("long-link")).unwrap();
+    fs::write(up.join("big-ids"), "x").unwrap();
+    std::os::unix::fs::chown(up.join("big-ids"), Some(3_000_000), Some(4_000_000)).unwrap();
+    fs::write(up.join("café"), "c").unwrap();
+    let tar = write_tar(
+        &DiffSource::OverlayUpper(up.to_path_buf()),
+        &DiffOptions::default(),
+        Vec::new(),
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    for e in tar::Archive::new(&tar[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = String::from_utf8(e.path_bytes().into_owned()).unwrap();
+        match name.as_str() {
+            "long-link" => {
+                assert_eq!(e.link_name_bytes().unwrap().as_ref(), target.as_bytes());
+            }
+            "big-ids" => {
+                let pax: Vec<String> = e
+                    .pax_extensions()
+                    .unwrap()
+                    .unwrap()
+                    .map(|x| {
+                        let x = x.unwrap();
+                        format!("{}={}", x.key().unwrap(), x.value().unwrap())
+                    })
+                    .collect();
+                assert_eq!(pax, ["gid=4000000", "uid=3000000"]);
+            }
+            "café" => {}
+            other => panic!("unexpected entry {other:?}"),
+        }
+        seen.push(name);
+    }
+    assert_eq!(seen, ["big-ids", "café", "long-link"]);
+    // GNU tar agrees on all three.
+    let file = dir.path().join("l.tar");
+    fs::write(&file, &tar).unwrap();
+    let out = Command::new("tar")
+        .arg("--numeric-owner")
+        .arg("-tvf")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{listing}");
+    assert!(listing.contains("3000000/4000000"), "{listing}");
+    assert!(
+        listing.contains(&format!("long-link -> {target}")),
+        "{listing}"
+    );
+}
+
+#[test]
+fn changes_list_is_filtered_by_exclude_and_sorted() {
+    use hoist_snapshotter::layer::diff::Change;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("b/c")).unwrap();
+    fs::write(root.join("b/c/f"), "f").unwrap();
+    fs::create_dir(root.join("proc")).unwrap();
+    let source = DiffSource::Changes {
+        root: root.to_path_buf(),
+        changes: vec![
+            Change::Present("b/c/f".into()),
+            Change::Deleted("a".into()),
+            Change::Present("b".into()),
+            Change::Opaque("b/c".into()),
+            Change::Present("proc".into()),
+        ],
+    };
+    let opts = DiffOptions {
+        exclude: vec!["proc".into()],
+        ..DiffOptions::default()
+    };
+    let tar = write_tar(&source, &opts, Vec::new()).unwrap();
+    let names: Vec<String> = tar::Archive::new(&tar[..])
+        .entries()
+        .unwrap()
+        .map(|e| String::from_utf8(e.unwrap().path_bytes().into_owned()).unwrap())
+        .collect();
+    assert_eq!(names, [".wh.a", "b/", "b/c/", "b/c/.wh..wh..opq", "b/c/f"]);
+}
