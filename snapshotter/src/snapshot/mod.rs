@@ -109,7 +109,10 @@ impl SnapshotStore {
             root,
             overlay_works: OnceLock::new(),
         };
-        store.clean_stale()?;
+        // Best effort: a stale dir that cannot be removed now (another
+        // process is removing it too, say) does not make the store unusable;
+        // the next open or `clean_stale` tries again.
+        let _ = store.clean_stale();
         Ok(store)
     }
 
@@ -232,7 +235,12 @@ impl SnapshotStore {
         }
     }
 
-    fn clean_stale(&self) -> Result<(), SnapshotError> {
+    /// Unmounts and removes what killed processes left: active snapshots
+    /// whose owner is gone and half-unpacked layers. [`SnapshotStore::open`]
+    /// runs it; call it directly to see errors (e.g. from `hoist prune`).
+    /// Returns the first error after trying every entry.
+    pub fn clean_stale(&self) -> Result<(), SnapshotError> {
+        let mut first_err = None;
         let active = self.root.join("active");
         for entry in fs::read_dir(&active).map_err(io_err("read directory", &active))? {
             let dir = entry.map_err(io_err("read directory", &active))?.path();
@@ -251,8 +259,8 @@ impl SnapshotStore {
                 // whose creator died before writing it. Only the latter is old.
                 Err(_) => !is_older_than(&dir, std::time::Duration::from_secs(60)),
             };
-            if !owned {
-                remove_snapshot_dir(&dir)?;
+            if !owned && let Err(e) = remove_snapshot_dir(&dir) {
+                first_err.get_or_insert(e);
             }
         }
         let tmp = self.root.join("layers/.tmp");
@@ -264,11 +272,14 @@ impl SnapshotStore {
                 Ok(d) => self.lock_layer(&d, false)?.is_some(),
                 Err(_) => true,
             };
-            if unused {
-                native::remove_any(&path).map_err(io_err("remove", &path))?;
+            if unused
+                && let Err(e) = native::remove_any(&path)
+                && path.exists()
+            {
+                first_err.get_or_insert(io_err("remove", &path)(e));
             }
         }
-        Ok(())
+        first_err.map_or(Ok(()), Err)
     }
 
     fn overlay_available(&self) -> bool {
