@@ -350,6 +350,10 @@ impl SnapshotStore {
             _ => {
                 let fs_dir = snap.dir.join("fs");
                 fs::create_dir(&fs_dir).map_err(io_err("create directory", &fs_dir))?;
+                // FROM scratch: a root like the overlay driver's (layers
+                // copy their own root's metadata over it).
+                fs::set_permissions(&fs_dir, fs::Permissions::from_mode(0o755))
+                    .map_err(io_err("chmod", &fs_dir))?;
                 native::merge_chain(chain, &fs_dir).map_err(io_err("copy chain into", &fs_dir))?;
                 let base = native::BaseIndex::record(&fs_dir).map_err(io_err("index", &fs_dir))?;
                 snap.root = fs_dir;
