@@ -21,6 +21,19 @@
 //!
 //! Ctrl-C: [`unmount_all_active`] detaches every overlay this process has
 //! mounted; the dirs are then cleaned by the next `open`.
+//!
+//! A build step, end to end:
+//!
+//! ```text
+//! let chain: Vec<PathBuf> = image layers → store.ensure_layer(diff_id, |dir| apply_layer(tar, dir, Overlay mode))
+//! let snap = store.prepare(&chain, Driver::Auto)?;          // merged root at snap.root()
+//! ... run the step in snap.root() ...
+//! let blob = write_layer(&snap.diff()?, &opts, Encoding::gzip(6), &content)?;
+//! let dir = match snap.into_layer(&store, &blob.diff_id, &opts.exclude)? {
+//!     Some(dir) => dir,                                     // overlay: the upper dir became the layer
+//!     None => store.ensure_layer(&blob.diff_id, |dir| /* apply the blob */)?,
+//! };                                                        // next step's chain = chain + [dir]
+//! ```
 
 pub(crate) mod fsmeta;
 mod native;
