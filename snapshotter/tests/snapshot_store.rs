@@ -368,8 +368,16 @@ fn crash_child_prepares_a_snapshot_and_is_killed() {
 
 #[test]
 fn stale_snapshots_of_a_killed_process_are_cleaned_on_open() {
+    /// Even if an assertion fails, do not leave the child's mount behind.
+    struct Cleanup(PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = SnapshotStore::open(&self.0);
+        }
+    }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("snapshots");
+    let _cleanup = Cleanup(root.clone());
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "crash_child_prepares_a_snapshot_and_is_killed",
