@@ -198,10 +198,19 @@ fn round_trip(driver: Driver) {
 
 #[test]
 fn overlay_upper_kept_as_the_layer_mounts_like_the_layer_it_exported() {
+    kept_layer(Driver::Overlay);
+}
+
+#[test]
+fn native_changes_kept_as_the_layer_mount_like_the_layer_they_exported() {
+    kept_layer(Driver::Native);
+}
+
+fn kept_layer(driver: Driver) {
     let w = world();
     let (l1, l2) = base_layers(&w);
     let chain = [unpack(&w, &l1), unpack(&w, &l2)];
-    let snap = w.snapshots.prepare(&chain, Driver::Overlay).unwrap();
+    let snap = w.snapshots.prepare(&chain, driver).unwrap();
     run_step(snap.root());
     // A sandbox mount-point stub and a socket: neither belongs in the layer.
     fs::create_dir_all(snap.root().join("stub/inner")).unwrap();
@@ -219,7 +228,7 @@ fn overlay_upper_kept_as_the_layer_mounts_like_the_layer_it_exported() {
     let kept = snap
         .into_layer(&w.snapshots, &new.diff_id, &exclude)
         .unwrap()
-        .expect("an overlay snapshot keeps its upper dir");
+        .expect("a writable snapshot becomes a layer");
     assert_eq!(kept, w.snapshots.layer_path(&new.diff_id));
     assert!(!kept.join("stub").exists() && !kept.join("srv/sock").exists());
     assert!(
@@ -231,12 +240,20 @@ fn overlay_upper_kept_as_the_layer_mounts_like_the_layer_it_exported() {
         .snapshots
         .view(&[chain[0].clone(), chain[1].clone(), kept], Driver::Overlay)
         .unwrap();
-    assert_listings_equal(&merged, &listing_in_seconds(view.root()), "kept upper");
+    assert_listings_equal(
+        &merged,
+        &listing_in_seconds(view.root()),
+        &format!("{driver:?}: kept layer over the chain"),
+    );
     // And it is what applying the exported layer gives.
     let fresh = w.work.join("fresh");
     fs::create_dir(&fresh).unwrap();
     apply_all(&w, &[&l1, &l2, &new], &fresh);
-    assert_listings_equal(&merged, &listing_in_seconds(&fresh), "applied layer");
+    assert_listings_equal(
+        &merged,
+        &listing_in_seconds(&fresh),
+        &format!("{driver:?}: applied layer"),
+    );
     assert_eq!(
         fs::read_dir(w.snapshots.root().join("active"))
             .unwrap()
@@ -246,15 +263,15 @@ fn overlay_upper_kept_as_the_layer_mounts_like_the_layer_it_exported() {
 }
 
 #[test]
-fn native_snapshot_does_not_become_a_layer_in_place() {
+fn read_only_view_does_not_become_a_layer() {
     let w = world();
     let (l1, _) = base_layers(&w);
-    let snap = w
+    let view = w
         .snapshots
-        .prepare(&[unpack(&w, &l1)], Driver::Native)
+        .view(&[unpack(&w, &l1)], Driver::Overlay)
         .unwrap();
     let id = hoist_snapshotter::digest::Digest::of(b"whatever");
-    assert_eq!(snap.into_layer(&w.snapshots, &id, &[]).unwrap(), None);
+    assert_eq!(view.into_layer(&w.snapshots, &id, &[]).unwrap(), None);
     assert!(!w.snapshots.has_layer(&id));
     assert_eq!(
         fs::read_dir(w.snapshots.root().join("active"))

@@ -129,7 +129,13 @@ fn normalise_excludes(exclude: &[String]) -> BTreeSet<Vec<u8>> {
         .collect()
 }
 
-fn is_excluded(excludes: &BTreeSet<Vec<u8>>, rel: &[u8]) -> bool {
+/// Whether the relative path `rel` is left out by the `exclude` list of
+/// [`DiffOptions`] (the path itself or anything below it).
+pub fn is_excluded(exclude: &[String], rel: &Path) -> bool {
+    is_excluded_bytes(&normalise_excludes(exclude), rel.as_os_str().as_bytes())
+}
+
+fn is_excluded_bytes(excludes: &BTreeSet<Vec<u8>>, rel: &[u8]) -> bool {
     excludes
         .iter()
         .any(|e| rel == e.as_slice() || (rel.starts_with(e) && rel.get(e.len()) == Some(&b'/')))
@@ -163,7 +169,7 @@ fn plan(
                     .as_os_str()
                     .as_bytes()
                     .to_vec();
-                if is_excluded(excludes, &rel) {
+                if is_excluded_bytes(excludes, &rel) {
                     if entry.file_type().is_dir() {
                         walk.skip_current_dir();
                     }
@@ -197,7 +203,7 @@ fn plan(
                     return Err(DiffError::BadChangePath(path.to_path_buf()));
                 }
                 let rel = path.as_os_str().as_bytes().to_vec();
-                if !is_excluded(excludes, &rel) {
+                if !is_excluded_bytes(excludes, &rel) {
                     items.push(item(rel));
                 }
             }
@@ -507,10 +513,10 @@ mod tests {
     #[test]
     fn excludes_cover_the_path_and_below_but_not_siblings_with_the_same_prefix() {
         let ex = normalise_excludes(&["/proc".to_string(), "dev/".to_string()]);
-        assert!(is_excluded(&ex, b"proc"));
-        assert!(is_excluded(&ex, b"proc/1"));
-        assert!(is_excluded(&ex, b"dev"));
-        assert!(!is_excluded(&ex, b"procs"));
-        assert!(!is_excluded(&ex, b"etc"));
+        assert!(is_excluded_bytes(&ex, b"proc"));
+        assert!(is_excluded_bytes(&ex, b"proc/1"));
+        assert!(is_excluded_bytes(&ex, b"dev"));
+        assert!(!is_excluded_bytes(&ex, b"procs"));
+        assert!(!is_excluded_bytes(&ex, b"etc"));
     }
 }

@@ -30,9 +30,9 @@
 //! ... run the step in snap.root() ...
 //! let blob = write_layer(&snap.diff()?, &opts, Encoding::gzip(6), &content)?;
 //! let dir = match snap.into_layer(&store, &blob.diff_id, &opts.exclude)? {
-//!     Some(dir) => dir,                                     // overlay: the upper dir became the layer
-//!     None => store.ensure_layer(&blob.diff_id, |dir| /* apply the blob */)?,
-//! };                                                        // next step's chain = chain + [dir]
+//!     Some(dir) => dir,              // the step's changes, now the unpacked layer
+//!     None => unreachable!(),        // only read-only views give None
+//! };                                 // next step's chain = chain + [dir]
 //! ```
 
 pub(crate) mod fsmeta;
@@ -194,10 +194,7 @@ impl SnapshotStore {
             diff_id: diff_id.clone(),
             source: e.into(),
         })?;
-        // The layer must be on disk before its name says it is complete.
-        let dir_fd = File::open(tmp.path()).map_err(io_err("open", tmp.path()))?;
-        rustix::fs::syncfs(&dir_fd)
-            .map_err(|e| io_err("sync filesystem of", tmp.path())(e.into()))?;
+        sync_fs_of(tmp.path())?;
         let tmp = tmp.keep();
         if let Err(e) = fs::rename(&tmp, &dest) {
             let _ = fs::remove_dir_all(&tmp);
@@ -478,6 +475,13 @@ fn remove_snapshot_dir(dir: &Path) -> Result<(), SnapshotError> {
     }
 }
 
+/// Flushes the filesystem holding `path`, so that a layer is on disk
+/// before its name says it is complete.
+fn sync_fs_of(path: &Path) -> Result<(), SnapshotError> {
+    let fd = File::open(path).map_err(io_err("open", path))?;
+    rustix::fs::syncfs(&fd).map_err(|e| io_err("sync filesystem of", path)(e.into()))
+}
+
 /// Name prefix of active snapshot dirs being removed.
 const TRASH_PREFIX: &str = ".gone-";
 
@@ -542,44 +546,74 @@ impl ActiveSnapshot {
         }
     }
 
-    /// Keeps an overlay snapshot's upper dir as the unpacked layer
-    /// `diff_id` (the layer just written from [`ActiveSnapshot::diff`] with
-    /// the same `exclude`), instead of unpacking that layer again: unmounts,
-    /// removes the excluded paths, sockets and overlayfs' bookkeeping xattrs
-    /// (all of which the tar leaves out too), and renames the upper dir into
-    /// the store. Mtimes keep their nanoseconds, which the tar truncates.
-    /// Returns `None`, and just releases, for a copying or read-only
-    /// snapshot: unpack the layer from its blob then.
+    /// Makes this step's changes the unpacked layer `diff_id` (the layer
+    /// just written from [`ActiveSnapshot::diff`] with the same `exclude`),
+    /// instead of unpacking that layer again, and releases the snapshot.
+    ///
+    /// Overlay: unmounts, removes the excluded paths, sockets and overlayfs'
+    /// bookkeeping xattrs from the upper dir (the tar leaves all of them out
+    /// too) and renames it into the store. Copying driver: writes the
+    /// changes in overlay form (copies, 0:0 whiteouts, opaque xattrs). Either
+    /// way mtimes keep their nanoseconds, which the tar truncates. Returns
+    /// `None` for a read-only view.
     pub fn into_layer(
         mut self,
         store: &SnapshotStore,
         diff_id: &Digest,
         exclude: &[String],
     ) -> Result<Option<PathBuf>, SnapshotError> {
-        let Kind::Overlay { upper } = &self.kind else {
-            self.release_inner()?;
-            return Ok(None);
-        };
-        let upper = upper.clone();
-        overlay::unmount_path(&self.root).map_err(io_err("unmount", &self.root))?;
-        for rel in exclude {
-            let rel = Path::new(rel.trim_start_matches('/'));
-            if rel
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)))
-            {
-                let path = upper.join(rel);
-                native::remove_any(&path).map_err(io_err("remove", &path))?;
-            }
-        }
-        native::strip_overlay_bookkeeping(&upper).map_err(io_err("clean", &upper))?;
         let dest = store.layer_path(diff_id);
-        let _lock = store.lock_layer(diff_id, true)?;
-        if !dest.is_dir() {
-            let dir_fd = File::open(&upper).map_err(io_err("open", &upper))?;
-            rustix::fs::syncfs(&dir_fd)
-                .map_err(|e| io_err("sync filesystem of", &upper)(e.into()))?;
-            fs::rename(&upper, &dest).map_err(io_err("rename into", &dest))?;
+        match &self.kind {
+            Kind::View { .. } => {
+                self.release_inner()?;
+                return Ok(None);
+            }
+            Kind::Overlay { upper } => {
+                let upper = upper.clone();
+                overlay::unmount_path(&self.root).map_err(io_err("unmount", &self.root))?;
+                for rel in exclude {
+                    let rel = Path::new(rel.trim_start_matches('/'));
+                    let normal = |c| matches!(c, std::path::Component::Normal(_));
+                    if rel.components().all(normal) {
+                        let path = upper.join(rel);
+                        native::remove_any(&path).map_err(io_err("remove", &path))?;
+                    }
+                }
+                native::strip_overlay_bookkeeping(&upper).map_err(io_err("clean", &upper))?;
+                let _lock = store.lock_layer(diff_id, true)?;
+                if !dest.is_dir() {
+                    sync_fs_of(&upper)?;
+                    fs::rename(&upper, &dest).map_err(io_err("rename into", &dest))?;
+                }
+            }
+            Kind::Native { base } => {
+                let changes = base
+                    .changes(&self.root)
+                    .map_err(io_err("compare", &self.root))?;
+                let _lock = store.lock_layer(diff_id, true)?;
+                if !dest.is_dir() {
+                    let tmp_root = store.root.join("layers/.tmp");
+                    let tmp = tempfile::Builder::new()
+                        .prefix(&format!("{}.", diff_id.hex()))
+                        .tempdir_in(&tmp_root)
+                        .map_err(io_err("create temp dir in", &tmp_root))?;
+                    let root_meta =
+                        fs::symlink_metadata(&self.root).map_err(io_err("stat", &self.root))?;
+                    std::os::unix::fs::chown(
+                        tmp.path(),
+                        Some(root_meta.uid()),
+                        Some(root_meta.gid()),
+                    )
+                    .map_err(io_err("chown", tmp.path()))?;
+                    fs::set_permissions(tmp.path(), root_meta.permissions())
+                        .map_err(io_err("chmod", tmp.path()))?;
+                    let excluded = |p: &Path| crate::layer::diff::is_excluded(exclude, p);
+                    native::write_overlay_layer(&self.root, &changes, excluded, tmp.path())
+                        .map_err(io_err("write layer from", &self.root))?;
+                    sync_fs_of(tmp.path())?;
+                    fs::rename(tmp.keep(), &dest).map_err(io_err("rename into", &dest))?;
+                }
+            }
         }
         self.release_inner()?;
         Ok(Some(dest))
