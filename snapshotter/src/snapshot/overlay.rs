@@ -4,7 +4,8 @@
 //! `fsopen("overlay")` + one `fsconfig("lowerdir+")` per lower + `fsmount` +
 //! `move_mount` (Linux ≥ 6.8 for `lowerdir+`). Each path is its own
 //! `fsconfig` string, so there is no 4 KiB option-page limit on the number
-//! or length of lower dirs, and `,`/`:` in paths need no escaping.
+//! or length of lower dirs, and `,`/`:` in paths need no escaping. Older
+//! kernels get `mount(2)` with an escaped option string, limited to a page.
 //!
 //! `redirect_dir`, `metacopy` and `index` are switched off explicitly: with
 //! them the upper dir holds redirects and metadata-only copies that are not
