@@ -498,3 +498,29 @@ fn changes_list_is_filtered_by_exclude_and_sorted() {
         .collect();
     assert_eq!(names, [".wh.a", "b/", "b/c/", "b/c/.wh..wh..opq", "b/c/f"]);
 }
+
+#[test]
+fn failure_in_mid_stream_commits_no_truncated_blob() {
+    use hoist_snapshotter::layer::diff::Change;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    fs::create_dir(&root).unwrap();
+    fs::write(root.join("a"), noise(1 << 20)).unwrap();
+    let store = ContentStore::open(dir.path().join("content")).unwrap();
+    let source = DiffSource::Changes {
+        root: root.clone(),
+        changes: vec![
+            Change::Present("a".into()),
+            Change::Present("vanished".into()),
+        ],
+    };
+    for encoding in [Encoding::gzip(6), Encoding::zstd(3), Encoding::none()] {
+        let err = write_layer(&source, &DiffOptions::default(), encoding, &store).unwrap_err();
+        assert!(err.to_string().contains("vanished"), "{err}");
+    }
+    assert!(store.list().unwrap().is_empty());
+    assert_eq!(
+        fs::read_dir(store.root().join("ingest")).unwrap().count(),
+        0
+    );
+}

@@ -146,13 +146,13 @@ pub fn write_layer(
             store,
         );
         // A producer error means the stream is incomplete: never commit.
-        // A failed write in the producer is only the echo of a consumer
-        // that stopped, so then the consumer's error is the real one.
+        // When the consumer failed, its error is the one to report: the
+        // producer then only saw its channel close.
         let writer = match (producer.join(), consumed) {
+            (_, Err(e)) => return Err(e),
             (Ok(Ok(diff_id)), Ok(writer)) => (diff_id, writer),
-            (Ok(Err(DiffError::Write(_))), Err(e)) | (Ok(Ok(_)), Err(e)) => return Err(e),
-            (Ok(Err(e)), _) => return Err(e.into()),
-            (Err(_), _) => return Err(LayerWriteError::ProducerPanicked),
+            (Ok(Err(e)), Ok(_)) => return Err(e.into()),
+            (Err(_), Ok(_)) => return Err(LayerWriteError::ProducerPanicked),
         };
         let (diff_id, writer) = writer;
         let (digest, size) = writer.commit()?;

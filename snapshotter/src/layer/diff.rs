@@ -199,7 +199,8 @@ fn plan(
                     Change::Opaque(p) => (p, |rel| Item::Entry { rel, opaque: true }),
                     Change::Deleted(p) => (p, |rel| Item::Whiteout { rel }),
                 };
-                if path.is_absolute() || path.as_os_str().is_empty() {
+                let normal = |c| matches!(c, std::path::Component::Normal(_));
+                if path.as_os_str().is_empty() || !path.components().all(normal) {
                     return Err(DiffError::BadChangePath(path.to_path_buf()));
                 }
                 let rel = path.as_os_str().as_bytes().to_vec();
@@ -234,8 +235,8 @@ pub fn write_tar<W: Write>(
         match item {
             Item::Entry { rel, opaque } => {
                 let path = root.join(std::ffi::OsStr::from_bytes(rel));
-                w.entry(&path, rel)?;
-                if *opaque {
+                let is_dir = w.entry(&path, rel)?;
+                if *opaque && is_dir {
                     let mut marker = rel.clone();
                     marker.extend_from_slice(b"/.wh..wh..opq");
                     w.marker(&path, &marker)?;
@@ -298,7 +299,8 @@ impl<W: Write> TarWriter<W> {
         self.header(&fields)
     }
 
-    fn entry(&mut self, path: &Path, rel: &[u8]) -> Result<(), DiffError> {
+    /// Writes the entry for `path`; returns whether it is a directory.
+    fn entry(&mut self, path: &Path, rel: &[u8]) -> Result<bool, DiffError> {
         let meta = std::fs::symlink_metadata(path).map_err(io_err("stat", path))?;
         let ft = meta.file_type();
         let mut name = rel.to_vec();
@@ -338,7 +340,7 @@ impl<W: Write> TarWriter<W> {
                 tar::EntryType::Block
             }
         } else {
-            return Ok(()); // sockets do not go into layers
+            return Ok(false); // sockets do not go into layers
         };
         let xattrs = fsmeta::layer_xattrs(path).map_err(io_err("read xattrs of", path))?;
         let fields = Fields {
@@ -357,7 +359,7 @@ impl<W: Write> TarWriter<W> {
         if size > 0 {
             let file = File::open(path).map_err(io_err("open", path))?;
             let copied =
-                io::copy(&mut file.take(size), &mut self.out).map_err(io_err("read", path))?;
+                io::copy(&mut file.take(size), &mut self.out).map_err(io_err("archive", path))?;
             if copied != size {
                 return Err(DiffError::FileChanged {
                     path: path.to_path_buf(),
@@ -366,7 +368,7 @@ impl<W: Write> TarWriter<W> {
             }
             self.pad(size)?;
         }
-        Ok(())
+        Ok(ft.is_dir())
     }
 
     fn pad(&mut self, size: u64) -> Result<(), DiffError> {
