@@ -465,3 +465,21 @@ fn chain_with_the_same_layer_twice_mounts_and_matches_the_copy() {
     assert_eq!(fs::read(overlay.root().join("a")).unwrap(), b"1");
     assert!(overlay.root().join("gone").exists());
 }
+
+#[test]
+fn store_and_snapshots_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<SnapshotStore>();
+    send_sync::<hoist_snapshotter::snapshot::ActiveSnapshot>();
+    let (_d, s) = store();
+    let chain = three_layers(&s);
+    let snap = s.prepare(&chain, Driver::Overlay).unwrap();
+    let root = std::thread::spawn(move || {
+        let r = snap.root().to_path_buf();
+        snap.release().unwrap();
+        r
+    })
+    .join()
+    .unwrap();
+    assert!(!root.exists());
+}
