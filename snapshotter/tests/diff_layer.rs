@@ -9,7 +9,7 @@ use std::process::Command;
 
 use hoist_snapshotter::content::ContentStore;
 use hoist_snapshotter::digest::Digest;
-use hoist_snapshotter::layer::compress::{Compression, write_layer};
+use hoist_snapshotter::layer::compress::{Encoding, write_layer};
 use hoist_snapshotter::layer::diff::{DiffOptions, DiffSource, write_tar};
 use hoist_snapshotter::snapshot::{ActiveSnapshot, Driver, SnapshotStore};
 
@@ -290,44 +290,41 @@ fn compressed_layers_decompress_to_the_tar_whose_sha256_is_the_diff_id() {
     let source = s.snap.diff().unwrap();
     let o = opts(Some(1_000_000));
     let tar = write_tar(&source, &o, Vec::new()).unwrap();
-    for (compression, cmd, media) in [
+    for (encoding, cmd, media) in [
         (
-            Compression::Gzip { level: 6 },
+            Encoding::gzip(6),
             Some("gzip"),
             "application/vnd.oci.image.layer.v1.tar+gzip",
         ),
         (
-            Compression::Zstd { level: 3 },
+            Encoding::zstd(3),
             Some("zstd"),
             "application/vnd.oci.image.layer.v1.tar+zstd",
         ),
         (
-            Compression::None,
+            Encoding::none(),
             None,
             "application/vnd.oci.image.layer.v1.tar",
         ),
     ] {
-        let blob = write_layer(&source, &o, compression, &store).unwrap();
+        let blob = write_layer(&source, &o, encoding, &store).unwrap();
         assert_eq!(blob.media_type, media);
-        assert_eq!(blob.diff_id.hex(), sha256_hex(&tar), "{compression:?}");
+        assert_eq!(blob.diff_id.hex(), sha256_hex(&tar), "{encoding:?}");
         let path = store.path(&blob.digest);
         let stored = fs::read(&path).unwrap();
         assert_eq!(stored.len() as u64, blob.size);
-        assert_eq!(sha256_hex(&stored), blob.digest.hex(), "{compression:?}");
+        assert_eq!(sha256_hex(&stored), blob.digest.hex(), "{encoding:?}");
         let plain = match cmd {
             Some(cmd) => decompress(cmd, &path),
             None => stored.clone(),
         };
-        assert!(
-            plain == tar,
-            "{compression:?} does not decompress to the tar"
-        );
+        assert!(plain == tar, "{encoding:?} does not decompress to the tar");
         if cmd == Some("gzip") {
             assert_eq!(&stored[3..8], &[0, 0, 0, 0, 0], "gzip flags/mtime not zero");
             assert_eq!(stored[9], 255, "gzip OS byte");
         }
-        let again = write_layer(&source, &o, compression, &store).unwrap();
-        assert_eq!(again, blob, "{compression:?} output is not deterministic");
+        let again = write_layer(&source, &o, encoding, &store).unwrap();
+        assert_eq!(again, blob, "{encoding:?} output is not deterministic");
     }
     assert_eq!(
         fs::read_dir(store.root().join("ingest")).unwrap().count(),
@@ -359,16 +356,13 @@ fn large_layer_streams_through_both_codecs() {
     let source = DiffSource::OverlayUpper(upper.clone());
     let o = DiffOptions::default();
     let tar = write_tar(&source, &o, Vec::new()).unwrap();
-    for (compression, cmd) in [
-        (Compression::Zstd { level: 3 }, "zstd"),
-        (Compression::Gzip { level: 6 }, "gzip"),
-    ] {
-        let blob = write_layer(&source, &o, compression, &store).unwrap();
+    for (encoding, cmd) in [(Encoding::zstd(3), "zstd"), (Encoding::gzip(6), "gzip")] {
+        let blob = write_layer(&source, &o, encoding, &store).unwrap();
         assert_eq!(blob.diff_id, Digest::of(&tar));
         assert!(blob.size < tar.len() as u64);
         assert!(
             decompress(cmd, &store.path(&blob.digest)) == tar,
-            "{compression:?}"
+            "{encoding:?}"
         );
     }
 }
@@ -381,7 +375,7 @@ fn failed_layer_write_names_the_path_and_stores_nothing() {
     let err = write_layer(
         &DiffSource::OverlayUpper(missing.clone()),
         &DiffOptions::default(),
-        Compression::Gzip { level: 6 },
+        Encoding::gzip(6),
         &store,
     )
     .unwrap_err();
@@ -413,4 +407,120 @@ fn dump_sample_layer() {
     };
     let s = changed_overlay();
     fs::write(path, tar_of(&s.snap, None)).unwrap();
+}
+
+#[test]
+fn pax_records_carry_long_link_targets_big_ids_and_non_ascii_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let up = dir.path();
+    let target = "t".repeat(150);
+    std::os::unix::fs::symlink(&target, up.join("long-link")).unwrap();
+    fs::write(up.join("big-ids"), "x").unwrap();
+    std::os::unix::fs::chown(up.join("big-ids"), Some(3_000_000), Some(4_000_000)).unwrap();
+    fs::write(up.join("café"), "c").unwrap();
+    let tar = write_tar(
+        &DiffSource::OverlayUpper(up.to_path_buf()),
+        &DiffOptions::default(),
+        Vec::new(),
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    for e in tar::Archive::new(&tar[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = String::from_utf8(e.path_bytes().into_owned()).unwrap();
+        match name.as_str() {
+            "long-link" => {
+                assert_eq!(e.link_name_bytes().unwrap().as_ref(), target.as_bytes());
+            }
+            "big-ids" => {
+                let pax: Vec<String> = e
+                    .pax_extensions()
+                    .unwrap()
+                    .unwrap()
+                    .map(|x| {
+                        let x = x.unwrap();
+                        format!("{}={}", x.key().unwrap(), x.value().unwrap())
+                    })
+                    .collect();
+                assert_eq!(pax, ["gid=4000000", "uid=3000000"]);
+            }
+            "café" => {}
+            other => panic!("unexpected entry {other:?}"),
+        }
+        seen.push(name);
+    }
+    assert_eq!(seen, ["big-ids", "café", "long-link"]);
+    // GNU tar agrees on all three.
+    let file = dir.path().join("l.tar");
+    fs::write(&file, &tar).unwrap();
+    let out = Command::new("tar")
+        .arg("--numeric-owner")
+        .arg("-tvf")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{listing}");
+    assert!(listing.contains("3000000/4000000"), "{listing}");
+    assert!(
+        listing.contains(&format!("long-link -> {target}")),
+        "{listing}"
+    );
+}
+
+#[test]
+fn changes_list_is_filtered_by_exclude_and_sorted() {
+    use hoist_snapshotter::layer::diff::Change;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("b/c")).unwrap();
+    fs::write(root.join("b/c/f"), "f").unwrap();
+    fs::create_dir(root.join("proc")).unwrap();
+    let source = DiffSource::Changes {
+        root: root.to_path_buf(),
+        changes: vec![
+            Change::Present("b/c/f".into()),
+            Change::Deleted("a".into()),
+            Change::Present("b".into()),
+            Change::Opaque("b/c".into()),
+            Change::Present("proc".into()),
+        ],
+    };
+    let opts = DiffOptions {
+        exclude: vec!["proc".into()],
+        ..DiffOptions::default()
+    };
+    let tar = write_tar(&source, &opts, Vec::new()).unwrap();
+    let names: Vec<String> = tar::Archive::new(&tar[..])
+        .entries()
+        .unwrap()
+        .map(|e| String::from_utf8(e.unwrap().path_bytes().into_owned()).unwrap())
+        .collect();
+    assert_eq!(names, [".wh.a", "b/", "b/c/", "b/c/.wh..wh..opq", "b/c/f"]);
+}
+
+#[test]
+fn failure_in_mid_stream_commits_no_truncated_blob() {
+    use hoist_snapshotter::layer::diff::Change;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    fs::create_dir(&root).unwrap();
+    fs::write(root.join("a"), noise(1 << 20)).unwrap();
+    let store = ContentStore::open(dir.path().join("content")).unwrap();
+    let source = DiffSource::Changes {
+        root: root.clone(),
+        changes: vec![
+            Change::Present("a".into()),
+            Change::Present("vanished".into()),
+        ],
+    };
+    for encoding in [Encoding::gzip(6), Encoding::zstd(3), Encoding::none()] {
+        let err = write_layer(&source, &DiffOptions::default(), encoding, &store).unwrap_err();
+        assert!(err.to_string().contains("vanished"), "{err}");
+    }
+    assert!(store.list().unwrap().is_empty());
+    assert_eq!(
+        fs::read_dir(store.root().join("ingest")).unwrap().count(),
+        0
+    );
 }

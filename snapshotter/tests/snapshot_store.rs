@@ -276,8 +276,12 @@ fn native_driver_gives_the_same_view_and_diff_as_overlay() {
 fn auto_driver_uses_overlay_where_it_mounts() {
     let (_d, s) = store();
     let chain = three_layers(&s);
+    assert_eq!(s.effective_driver(Driver::Auto), Driver::Overlay);
     let snap = s.prepare(&chain, Driver::Auto).unwrap();
     assert!(is_mounted(snap.root()));
+    assert_eq!(snap.driver(), Driver::Overlay);
+    let native = s.prepare(&chain, Driver::Native).unwrap();
+    assert_eq!(native.driver(), Driver::Native);
 }
 
 #[test]
@@ -364,8 +368,16 @@ fn crash_child_prepares_a_snapshot_and_is_killed() {
 
 #[test]
 fn stale_snapshots_of_a_killed_process_are_cleaned_on_open() {
+    /// Even if an assertion fails, do not leave the child's mount behind.
+    struct Cleanup(PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = SnapshotStore::open(&self.0);
+        }
+    }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("snapshots");
+    let _cleanup = Cleanup(root.clone());
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "crash_child_prepares_a_snapshot_and_is_killed",
@@ -413,4 +425,61 @@ fn live_snapshot_of_this_process_survives_a_second_open() {
     let _again = SnapshotStore::open(d.path().join("snapshots")).unwrap();
     assert!(is_mounted(snap.root()));
     assert_eq!(fs::read(snap.root().join("a")).unwrap(), b"2");
+}
+
+#[test]
+fn layers_lists_unpacked_layers_and_remove_layer_deletes_one() {
+    let (_d, s) = store();
+    let a = Digest::of(b"a");
+    let b = Digest::of(b"b");
+    for id in [&a, &b] {
+        s.ensure_layer(id, |d| fs::write(d.join("f"), "x")).unwrap();
+    }
+    let mut want = vec![a.clone(), b.clone()];
+    want.sort();
+    assert_eq!(s.layers().unwrap(), want);
+    s.remove_layer(&a).unwrap();
+    assert_eq!(s.layers().unwrap(), vec![b]);
+    assert!(!s.has_layer(&a));
+    s.remove_layer(&a).unwrap(); // absent is fine
+}
+
+#[test]
+fn half_removed_snapshot_dir_is_cleaned_on_open() {
+    let (d, s) = store();
+    let trash = s.root().join("active/.gone-abc");
+    fs::create_dir_all(trash.join("upper/x")).unwrap();
+    drop(s);
+    let _s = SnapshotStore::open(d.path().join("snapshots")).unwrap();
+    assert!(!trash.exists());
+}
+
+#[test]
+fn chain_with_the_same_layer_twice_mounts_and_matches_the_copy() {
+    let (_d, s) = store();
+    let l = three_layers(&s);
+    let chain = [l[0].clone(), l[1].clone(), l[0].clone()];
+    let overlay = s.prepare(&chain, Driver::Overlay).unwrap();
+    let native = s.prepare(&chain, Driver::Native).unwrap();
+    assert_eq!(listing(overlay.root()), listing(native.root()));
+    assert_eq!(fs::read(overlay.root().join("a")).unwrap(), b"1");
+    assert!(overlay.root().join("gone").exists());
+}
+
+#[test]
+fn store_and_snapshots_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<SnapshotStore>();
+    send_sync::<hoist_snapshotter::snapshot::ActiveSnapshot>();
+    let (_d, s) = store();
+    let chain = three_layers(&s);
+    let snap = s.prepare(&chain, Driver::Overlay).unwrap();
+    let root = std::thread::spawn(move || {
+        let r = snap.root().to_path_buf();
+        snap.release().unwrap();
+        r
+    })
+    .join()
+    .unwrap();
+    assert!(!root.exists());
 }

@@ -28,32 +28,56 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use crate::content::{ContentError, ContentStore};
 use crate::digest::{Digest, Digester};
+use crate::layer::compression::Compression;
 use crate::layer::diff::{DiffError, DiffOptions, DiffSource, write_tar};
 
-/// How a layer's tar stream is compressed.
+/// How a layer being written is compressed: the codec (the same
+/// [`Compression`] the apply side detects) and its level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Plain tar.
-    None,
-    /// gzip at `level` (0–9; 6 is Docker's default).
-    Gzip { level: u32 },
-    /// zstd at `level` (1–22; 3 is the usual default).
-    Zstd { level: i32 },
+pub struct Encoding {
+    pub codec: Compression,
+    /// gzip 0–9 (6 is Docker's default), zstd 1–22 (3 is the usual
+    /// default); ignored for [`Compression::None`].
+    pub level: i32,
 }
 
-impl Default for Compression {
+impl Default for Encoding {
     fn default() -> Self {
-        Compression::Gzip { level: 6 }
+        Encoding::gzip(6)
     }
 }
 
-impl Compression {
+impl Encoding {
+    /// gzip at `level` (clamped to 0–9).
+    pub const fn gzip(level: u32) -> Self {
+        Encoding {
+            codec: Compression::Gzip,
+            level: if level > 9 { 9 } else { level as i32 },
+        }
+    }
+
+    /// zstd at `level`.
+    pub const fn zstd(level: i32) -> Self {
+        Encoding {
+            codec: Compression::Zstd,
+            level,
+        }
+    }
+
+    /// A plain tar.
+    pub const fn none() -> Self {
+        Encoding {
+            codec: Compression::None,
+            level: 0,
+        }
+    }
+
     /// The OCI media type of a layer compressed this way.
     pub fn media_type(&self) -> &'static str {
-        match self {
+        match self.codec {
             Compression::None => "application/vnd.oci.image.layer.v1.tar",
-            Compression::Gzip { .. } => "application/vnd.oci.image.layer.v1.tar+gzip",
-            Compression::Zstd { .. } => "application/vnd.oci.image.layer.v1.tar+zstd",
+            Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
         }
     }
 }
@@ -80,7 +104,7 @@ pub enum LayerWriteError {
     Content(#[from] ContentError),
     #[error("compressing the layer with {codec}: {source}")]
     Compress {
-        codec: &'static str,
+        codec: Compression,
         #[source]
         source: io::Error,
     },
@@ -97,7 +121,7 @@ const CHUNKS_IN_FLIGHT: usize = 8;
 pub fn write_layer(
     source: &DiffSource,
     opts: &DiffOptions,
-    compression: Compression,
+    encoding: Encoding,
     store: &ContentStore,
 ) -> Result<LayerBlob, LayerWriteError> {
     let (tx, rx) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
@@ -118,17 +142,17 @@ pub fn write_layer(
                 cur: Vec::new(),
                 pos: 0,
             },
-            compression,
+            encoding,
             store,
         );
         // A producer error means the stream is incomplete: never commit.
-        // A failed write in the producer is only the echo of a consumer
-        // that stopped, so then the consumer's error is the real one.
+        // When the consumer failed, its error is the one to report: the
+        // producer then only saw its channel close.
         let writer = match (producer.join(), consumed) {
+            (_, Err(e)) => return Err(e),
             (Ok(Ok(diff_id)), Ok(writer)) => (diff_id, writer),
-            (Ok(Err(DiffError::Write(_))), Err(e)) | (Ok(Ok(_)), Err(e)) => return Err(e),
-            (Ok(Err(e)), _) => return Err(e.into()),
-            (Err(_), _) => return Err(LayerWriteError::ProducerPanicked),
+            (Ok(Err(e)), Ok(_)) => return Err(e.into()),
+            (Err(_), Ok(_)) => return Err(LayerWriteError::ProducerPanicked),
         };
         let (diff_id, writer) = writer;
         let (digest, size) = writer.commit()?;
@@ -136,37 +160,34 @@ pub fn write_layer(
             digest,
             size,
             diff_id,
-            media_type: compression.media_type(),
+            media_type: encoding.media_type(),
         })
     })
 }
 
 fn compress_into_store(
     mut reader: ChunkReader,
-    compression: Compression,
+    encoding: Encoding,
     store: &ContentStore,
 ) -> Result<crate::content::BlobWriter, LayerWriteError> {
     let blob = store.writer(None, None, "layer diff")?;
     let out = BufWriter::with_capacity(CHUNK, blob);
-    let codec = match compression {
-        Compression::None => "none",
-        Compression::Gzip { .. } => "gzip",
-        Compression::Zstd { .. } => "zstd",
-    };
+    let codec = encoding.codec;
     let err = |source| LayerWriteError::Compress { codec, source };
-    let out = match compression {
+    let out = match codec {
         Compression::None => {
             let mut out = out;
             io::copy(&mut reader, &mut out).map_err(err)?;
             out
         }
-        Compression::Gzip { level } => {
+        Compression::Gzip => {
             let mut out = out;
-            parallel_gzip(&mut reader, &mut out, level.min(9)).map_err(err)?;
+            let level = encoding.level.clamp(0, 9) as u32;
+            parallel_gzip(&mut reader, &mut out, level).map_err(err)?;
             out
         }
-        Compression::Zstd { level } => {
-            let mut enc = zstd::stream::Encoder::new(out, level).map_err(err)?;
+        Compression::Zstd => {
+            let mut enc = zstd::stream::Encoder::new(out, encoding.level).map_err(err)?;
             enc.multithread(2).map_err(err)?;
             io::copy(&mut reader, &mut enc).map_err(err)?;
             enc.finish().map_err(err)?
@@ -357,7 +378,7 @@ mod tests {
 
     #[test]
     fn parallel_gzip_round_trips_across_many_blocks_and_stays_as_small_as_one_stream() {
-        let data = sample(5 * GZIP_BLOCK + 12345);
+        let data = sample(3 * GZIP_BLOCK + 12345);
         let mut out = Vec::new();
         parallel_gzip(&mut &data[..], &mut out, 6).unwrap();
         assert!(gunzip(&out) == data);
@@ -374,7 +395,7 @@ mod tests {
 
     #[test]
     fn parallel_gzip_is_deterministic() {
-        let data = sample(3 * GZIP_BLOCK);
+        let data = sample(2 * GZIP_BLOCK + 1);
         let run = || {
             let mut out = Vec::new();
             parallel_gzip(&mut &data[..], &mut out, 6).unwrap();

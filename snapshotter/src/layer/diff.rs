@@ -129,7 +129,13 @@ fn normalise_excludes(exclude: &[String]) -> BTreeSet<Vec<u8>> {
         .collect()
 }
 
-fn is_excluded(excludes: &BTreeSet<Vec<u8>>, rel: &[u8]) -> bool {
+/// Whether the relative path `rel` is left out by the `exclude` list of
+/// [`DiffOptions`] (the path itself or anything below it).
+pub fn is_excluded(exclude: &[String], rel: &Path) -> bool {
+    is_excluded_bytes(&normalise_excludes(exclude), rel.as_os_str().as_bytes())
+}
+
+fn is_excluded_bytes(excludes: &BTreeSet<Vec<u8>>, rel: &[u8]) -> bool {
     excludes
         .iter()
         .any(|e| rel == e.as_slice() || (rel.starts_with(e) && rel.get(e.len()) == Some(&b'/')))
@@ -163,7 +169,7 @@ fn plan(
                     .as_os_str()
                     .as_bytes()
                     .to_vec();
-                if is_excluded(excludes, &rel) {
+                if is_excluded_bytes(excludes, &rel) {
                     if entry.file_type().is_dir() {
                         walk.skip_current_dir();
                     }
@@ -193,11 +199,12 @@ fn plan(
                     Change::Opaque(p) => (p, |rel| Item::Entry { rel, opaque: true }),
                     Change::Deleted(p) => (p, |rel| Item::Whiteout { rel }),
                 };
-                if path.is_absolute() || path.as_os_str().is_empty() {
+                let normal = |c| matches!(c, std::path::Component::Normal(_));
+                if path.as_os_str().is_empty() || !path.components().all(normal) {
                     return Err(DiffError::BadChangePath(path.to_path_buf()));
                 }
                 let rel = path.as_os_str().as_bytes().to_vec();
-                if !is_excluded(excludes, &rel) {
+                if !is_excluded_bytes(excludes, &rel) {
                     items.push(item(rel));
                 }
             }
@@ -228,8 +235,8 @@ pub fn write_tar<W: Write>(
         match item {
             Item::Entry { rel, opaque } => {
                 let path = root.join(std::ffi::OsStr::from_bytes(rel));
-                w.entry(&path, rel)?;
-                if *opaque {
+                let is_dir = w.entry(&path, rel)?;
+                if *opaque && is_dir {
                     let mut marker = rel.clone();
                     marker.extend_from_slice(b"/.wh..wh..opq");
                     w.marker(&path, &marker)?;
@@ -292,7 +299,8 @@ impl<W: Write> TarWriter<W> {
         self.header(&fields)
     }
 
-    fn entry(&mut self, path: &Path, rel: &[u8]) -> Result<(), DiffError> {
+    /// Writes the entry for `path`; returns whether it is a directory.
+    fn entry(&mut self, path: &Path, rel: &[u8]) -> Result<bool, DiffError> {
         let meta = std::fs::symlink_metadata(path).map_err(io_err("stat", path))?;
         let ft = meta.file_type();
         let mut name = rel.to_vec();
@@ -332,7 +340,7 @@ impl<W: Write> TarWriter<W> {
                 tar::EntryType::Block
             }
         } else {
-            return Ok(()); // sockets do not go into layers
+            return Ok(false); // sockets do not go into layers
         };
         let xattrs = fsmeta::layer_xattrs(path).map_err(io_err("read xattrs of", path))?;
         let fields = Fields {
@@ -351,7 +359,7 @@ impl<W: Write> TarWriter<W> {
         if size > 0 {
             let file = File::open(path).map_err(io_err("open", path))?;
             let copied =
-                io::copy(&mut file.take(size), &mut self.out).map_err(io_err("read", path))?;
+                io::copy(&mut file.take(size), &mut self.out).map_err(io_err("archive", path))?;
             if copied != size {
                 return Err(DiffError::FileChanged {
                     path: path.to_path_buf(),
@@ -360,7 +368,7 @@ impl<W: Write> TarWriter<W> {
             }
             self.pad(size)?;
         }
-        Ok(())
+        Ok(ft.is_dir())
     }
 
     fn pad(&mut self, size: u64) -> Result<(), DiffError> {
@@ -507,10 +515,10 @@ mod tests {
     #[test]
     fn excludes_cover_the_path_and_below_but_not_siblings_with_the_same_prefix() {
         let ex = normalise_excludes(&["/proc".to_string(), "dev/".to_string()]);
-        assert!(is_excluded(&ex, b"proc"));
-        assert!(is_excluded(&ex, b"proc/1"));
-        assert!(is_excluded(&ex, b"dev"));
-        assert!(!is_excluded(&ex, b"procs"));
-        assert!(!is_excluded(&ex, b"etc"));
+        assert!(is_excluded_bytes(&ex, b"proc"));
+        assert!(is_excluded_bytes(&ex, b"proc/1"));
+        assert!(is_excluded_bytes(&ex, b"dev"));
+        assert!(!is_excluded_bytes(&ex, b"procs"));
+        assert!(!is_excluded_bytes(&ex, b"etc"));
     }
 }

@@ -21,7 +21,21 @@
 //!
 //! Ctrl-C: [`unmount_all_active`] detaches every overlay this process has
 //! mounted; the dirs are then cleaned by the next `open`.
+//!
+//! A build step, end to end:
+//!
+//! ```text
+//! let chain: Vec<PathBuf> = image layers → store.ensure_layer(diff_id, |dir| apply_layer(tar, dir, Overlay mode))
+//! let snap = store.prepare(&chain, Driver::Auto)?;          // merged root at snap.root()
+//! ... run the step in snap.root() ...
+//! let blob = write_layer(&snap.diff()?, &opts, Encoding::gzip(6), &content)?;
+//! let dir = match snap.into_layer(&store, &blob.diff_id, &opts.exclude)? {
+//!     Some(dir) => dir,              // the step's changes, now the unpacked layer
+//!     None => unreachable!(),        // only read-only views give None
+//! };                                 // next step's chain = chain + [dir]
+//! ```
 
+mod active;
 pub(crate) mod fsmeta;
 mod commit;
 mod native;
@@ -37,7 +51,8 @@ use std::sync::OnceLock;
 use rustix::fs::FlockOperation;
 
 use crate::digest::Digest;
-use crate::layer::diff::DiffSource;
+pub use active::ActiveSnapshot;
+use active::{Kind, TRASH_PREFIX, remove_snapshot_dir};
 pub use overlay::unmount_all_active;
 
 /// Errors of the snapshot store; each names the path or layer concerned.
@@ -66,7 +81,10 @@ pub enum SnapshotError {
     ReadOnly,
 }
 
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> SnapshotError + 'a {
+pub(super) fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> SnapshotError + 'a {
     move |source| SnapshotError::Io {
         op,
         path: path.to_path_buf(),
@@ -110,7 +128,10 @@ impl SnapshotStore {
             root,
             overlay_works: OnceLock::new(),
         };
-        store.clean_stale()?;
+        // Best effort: a stale dir that cannot be removed now (another
+        // process is removing it too, say) does not make the store unusable;
+        // the next open or `clean_stale` tries again.
+        let _ = store.clean_stale();
         Ok(store)
     }
 
@@ -127,6 +148,24 @@ impl SnapshotStore {
     /// Whether the layer is unpacked.
     pub fn has_layer(&self, diff_id: &Digest) -> bool {
         self.layer_path(diff_id).is_dir()
+    }
+
+    /// The diff_ids of every unpacked layer, sorted (for garbage collection).
+    pub fn layers(&self) -> Result<Vec<Digest>, SnapshotError> {
+        let dir = self.root.join("layers");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err("read directory", &dir))? {
+            let entry = entry.map_err(io_err("read directory", &dir))?;
+            if let Some(d) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| Digest::from_hex(n).ok())
+            {
+                out.push(d);
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// The unpacked layer `diff_id`, unpacking it first with `unpack` (given
@@ -161,10 +200,7 @@ impl SnapshotStore {
             diff_id: diff_id.clone(),
             source: e.into(),
         })?;
-        // The layer must be on disk before its name says it is complete.
-        let dir_fd = File::open(tmp.path()).map_err(io_err("open", tmp.path()))?;
-        rustix::fs::syncfs(&dir_fd)
-            .map_err(|e| io_err("sync filesystem of", tmp.path())(e.into()))?;
+        sync_fs_of(tmp.path())?;
         let tmp = tmp.keep();
         if let Err(e) = fs::rename(&tmp, &dest) {
             let _ = fs::remove_dir_all(&tmp);
@@ -215,12 +251,21 @@ impl SnapshotStore {
         }
     }
 
-    fn clean_stale(&self) -> Result<(), SnapshotError> {
+    /// Unmounts and removes what killed processes left: active snapshots
+    /// whose owner is gone and half-unpacked layers. [`SnapshotStore::open`]
+    /// runs it; call it directly to see errors (e.g. from `hoist prune`).
+    /// Returns the first error after trying every entry.
+    pub fn clean_stale(&self) -> Result<(), SnapshotError> {
+        let mut first_err = None;
         let active = self.root.join("active");
         for entry in fs::read_dir(&active).map_err(io_err("read directory", &active))? {
             let dir = entry.map_err(io_err("read directory", &active))?.path();
             let lock_path = dir.join("lock");
+            let trash = dir
+                .file_name()
+                .is_some_and(|n| n.as_bytes().starts_with(TRASH_PREFIX.as_bytes()));
             let owned = match File::open(&lock_path) {
+                _ if trash => false,
                 Ok(f) => match rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive) {
                     Ok(()) => false,
                     Err(rustix::io::Errno::WOULDBLOCK) => true,
@@ -230,8 +275,8 @@ impl SnapshotStore {
                 // whose creator died before writing it. Only the latter is old.
                 Err(_) => !is_older_than(&dir, std::time::Duration::from_secs(60)),
             };
-            if !owned {
-                remove_snapshot_dir(&dir)?;
+            if !owned && let Err(e) = remove_snapshot_dir(&dir) {
+                first_err.get_or_insert(e);
             }
         }
         let tmp = self.root.join("layers/.tmp");
@@ -243,11 +288,14 @@ impl SnapshotStore {
                 Ok(d) => self.lock_layer(&d, false)?.is_some(),
                 Err(_) => true,
             };
-            if unused {
-                native::remove_any(&path).map_err(io_err("remove", &path))?;
+            if unused
+                && let Err(e) = native::remove_any(&path)
+                && path.exists()
+            {
+                first_err.get_or_insert(io_err("remove", &path)(e));
             }
         }
-        Ok(())
+        first_err.map_or(Ok(()), Err)
     }
 
     fn overlay_available(&self) -> bool {
@@ -260,7 +308,9 @@ impl SnapshotStore {
         })
     }
 
-    fn resolve(&self, driver: Driver) -> Driver {
+    /// The driver `driver` stands for here: `Auto` becomes `Overlay` or
+    /// `Native` (probing overlayfs on first use).
+    pub fn effective_driver(&self, driver: Driver) -> Driver {
         match driver {
             Driver::Auto if self.overlay_available() => Driver::Overlay,
             Driver::Auto => Driver::Native,
@@ -276,7 +326,7 @@ impl SnapshotStore {
         driver: Driver,
     ) -> Result<ActiveSnapshot, SnapshotError> {
         let mut snap = self.new_active()?;
-        match self.resolve(driver) {
+        match self.effective_driver(driver) {
             Driver::Overlay => {
                 let (upper, work, merged) = (
                     snap.dir.join("upper"),
@@ -316,6 +366,10 @@ impl SnapshotStore {
             _ => {
                 let fs_dir = snap.dir.join("fs");
                 fs::create_dir(&fs_dir).map_err(io_err("create directory", &fs_dir))?;
+                // FROM scratch: a root like the overlay driver's (layers
+                // copy their own root's metadata over it).
+                fs::set_permissions(&fs_dir, fs::Permissions::from_mode(0o755))
+                    .map_err(io_err("chmod", &fs_dir))?;
                 native::merge_chain(chain, &fs_dir).map_err(io_err("copy chain into", &fs_dir))?;
                 let base = native::BaseIndex::record(&fs_dir).map_err(io_err("index", &fs_dir))?;
                 snap.root = fs_dir;
@@ -332,7 +386,7 @@ impl SnapshotStore {
             snap.root = self.root.join("empty");
             return Ok(snap);
         }
-        match self.resolve(driver) {
+        match self.effective_driver(driver) {
             Driver::Overlay => {
                 let merged = snap.dir.join("merged");
                 fs::create_dir(&merged).map_err(io_err("create directory", &merged))?;
@@ -349,6 +403,7 @@ impl SnapshotStore {
                     source,
                 })?;
                 snap.root = merged;
+                snap.kind = Kind::View { overlay: true };
             }
             _ => {
                 let fs_dir = snap.dir.join("fs");
@@ -382,7 +437,7 @@ impl SnapshotStore {
         Ok(ActiveSnapshot {
             root: dir.clone(),
             dir,
-            kind: Kind::ReadOnly,
+            kind: Kind::View { overlay: false },
             lock: Some(lock),
         })
     }
@@ -396,83 +451,9 @@ fn is_older_than(path: &Path, age: std::time::Duration) -> bool {
         .is_some_and(|e| e >= age)
 }
 
-/// Unmounts everything mounted below `dir`, then removes it. Refuses to
-/// remove if a mount remains (removing through a mount would delete the
-/// files of the layers below it).
-fn remove_snapshot_dir(dir: &Path) -> Result<(), SnapshotError> {
-    let mounts = overlay::mount_points_under(dir).map_err(io_err("read mountinfo for", dir))?;
-    for m in &mounts {
-        overlay::unmount_path(m).map_err(io_err("unmount", m))?;
-    }
-    let left = overlay::mount_points_under(dir).map_err(io_err("read mountinfo for", dir))?;
-    if let Some(m) = left.first() {
-        return Err(io_err("unmount", m)(io::Error::other("still mounted")));
-    }
-    native::remove_any(dir).map_err(io_err("remove", dir))
-}
-
-#[derive(Debug)]
-enum Kind {
-    Overlay { upper: PathBuf },
-    Native { base: native::BaseIndex },
-    ReadOnly,
-}
-
-/// A mounted (or copied) chain a step runs in. Dropping it unmounts and
-/// removes it; [`ActiveSnapshot::release`] does the same and reports errors.
-#[derive(Debug)]
-pub struct ActiveSnapshot {
-    dir: PathBuf,
-    root: PathBuf,
-    kind: Kind,
-    /// Owner lock; `None` once released.
-    lock: Option<File>,
-}
-
-impl ActiveSnapshot {
-    /// The merged root directory to run the step in.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// Whether this is a read-only view.
-    pub fn is_read_only(&self) -> bool {
-        matches!(self.kind, Kind::ReadOnly)
-    }
-
-    /// The step's changes, for [`crate::layer::compress::write_layer`]. Call
-    /// it after the step's processes have exited.
-    pub fn diff(&self) -> Result<DiffSource, SnapshotError> {
-        match &self.kind {
-            Kind::Overlay { upper } => Ok(DiffSource::OverlayUpper(upper.clone())),
-            Kind::Native { base } => Ok(DiffSource::Changes {
-                root: self.root.clone(),
-                changes: base
-                    .changes(&self.root)
-                    .map_err(io_err("compare", &self.root))?,
-            }),
-            Kind::ReadOnly => Err(SnapshotError::ReadOnly),
-        }
-    }
-
-    /// Unmounts and removes the snapshot.
-    pub fn release(mut self) -> Result<(), SnapshotError> {
-        self.release_inner()
-    }
-
-    fn release_inner(&mut self) -> Result<(), SnapshotError> {
-        if self.lock.is_none() {
-            return Ok(());
-        }
-        remove_snapshot_dir(&self.dir)?;
-        self.lock = None;
-        Ok(())
-    }
-}
-
-impl Drop for ActiveSnapshot {
-    fn drop(&mut self) {
-        // Errors are left for the next SnapshotStore::open to clean up.
-        let _ = self.release_inner();
-    }
+/// Flushes the filesystem holding `path`, so that a layer is on disk
+/// before its name says it is complete.
+pub(super) fn sync_fs_of(path: &Path) -> Result<(), SnapshotError> {
+    let fd = File::open(path).map_err(io_err("open", path))?;
+    rustix::fs::syncfs(&fd).map_err(|e| io_err("sync filesystem of", path)(e.into()))
 }

@@ -22,6 +22,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,30 @@ pub(crate) fn remove_any(path: &Path) -> io::Result<()> {
         Ok(m) if m.is_dir() => fs::remove_dir_all(path),
         Ok(_) => fs::remove_file(path),
     }
+}
+
+/// Makes an overlay upper dir fit to be a layer: removes sockets (layers
+/// carry none) and overlayfs' own xattrs except the opaque marker.
+pub(crate) fn strip_overlay_bookkeeping(upper: &Path) -> io::Result<()> {
+    for entry in walkdir::WalkDir::new(upper)
+        .follow_links(false)
+        .min_depth(1)
+    {
+        let entry = entry.map_err(io::Error::from)?;
+        let path = entry.path();
+        if entry.file_type().is_socket() {
+            fs::remove_file(path).map_err(ctx("remove", path))?;
+            continue;
+        }
+        for name in fsmeta::list_xattrs(path).map_err(ctx("list xattrs of", path))? {
+            if fsmeta::is_overlay_internal_xattr(&name) && name != b"trusted.overlay.opaque" {
+                let name = std::ffi::OsStr::from_bytes(&name);
+                rustix::fs::lremovexattr(path, name)
+                    .map_err(|e| ctx("remove xattr of", path)(e.into()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Copies the chain (bottom first) into `dst`, which must exist and be empty.
@@ -88,28 +113,110 @@ fn merge_layer(layer: &Path, dst: &Path) -> io::Result<()> {
             continue;
         }
         remove_any(&to).map_err(ctx("remove", &to))?;
-        let key = (meta.dev(), meta.ino());
-        if ft.is_file() && meta.nlink() > 1 {
-            if let Some(first) = links.get(&key) {
-                fs::hard_link(first, &to).map_err(ctx("hard-link", &to))?;
-                continue;
+        copy_non_dir(src, &meta, &to, &mut links)?;
+    }
+    for (src, to, meta) in dirs.iter().rev() {
+        fsmeta::copy_metadata(src, meta, to).map_err(ctx("copy metadata to", to))?;
+    }
+    Ok(())
+}
+
+/// Copies the non-directory `src` (metadata `meta`) to the free path `to`
+/// with its metadata; a file whose inode was copied before (`links`)
+/// becomes a hard link to that copy. Sockets are skipped.
+fn copy_non_dir(
+    src: &Path,
+    meta: &fs::Metadata,
+    to: &Path,
+    links: &mut HashMap<(u64, u64), PathBuf>,
+) -> io::Result<()> {
+    let ft = meta.file_type();
+    let key = (meta.dev(), meta.ino());
+    if ft.is_file() && meta.nlink() > 1 {
+        if let Some(first) = links.get(&key) {
+            return fs::hard_link(first, to).map_err(ctx("hard-link", to));
+        }
+        links.insert(key, to.to_path_buf());
+    }
+    if ft.is_file() {
+        fs::copy(src, to).map_err(ctx("copy to", to))?;
+    } else if ft.is_symlink() {
+        let target = fs::read_link(src).map_err(ctx("read link", src))?;
+        std::os::unix::fs::symlink(&target, to).map_err(ctx("create symlink", to))?;
+    } else if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
+        let kind = rustix::fs::FileType::from_raw_mode(meta.mode());
+        let mode = rustix::fs::Mode::from_raw_mode(meta.mode() & 0o7777);
+        rustix::fs::mknodat(rustix::fs::CWD, to, kind, mode, meta.rdev())
+            .map_err(|e| ctx("create node", to)(e.into()))?;
+    } else {
+        return Ok(()); // sockets are not copied
+    }
+    fsmeta::copy_metadata(src, meta, to).map_err(ctx("copy metadata to", to))
+}
+
+/// Writes the changes of the copied tree `root` into the empty dir `dst` as
+/// a layer in overlay form (what applying the exported layer in overlay
+/// mode gives): changed entries copied, removed paths as 0:0 char devices,
+/// opaque dirs marked `trusted.overlay.opaque=y`. `excluded` says which
+/// paths to leave out.
+pub(crate) fn write_overlay_layer(
+    root: &Path,
+    changes: &[Change],
+    excluded: impl Fn(&Path) -> bool,
+    dst: &Path,
+) -> io::Result<()> {
+    let mut sorted: Vec<&Change> = changes
+        .iter()
+        .filter(|c| {
+            let (Change::Present(p) | Change::Opaque(p) | Change::Deleted(p)) = c;
+            !excluded(p)
+        })
+        .collect();
+    // Path order compares components: parents come before their children.
+    sorted.sort_by(|a, b| {
+        let (Change::Present(a) | Change::Opaque(a) | Change::Deleted(a)) = a;
+        let (Change::Present(b) | Change::Opaque(b) | Change::Deleted(b)) = b;
+        a.cmp(b)
+    });
+    let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    let mut dirs: Vec<(PathBuf, PathBuf, fs::Metadata)> = Vec::new();
+    for change in sorted {
+        match change {
+            Change::Present(rel) | Change::Opaque(rel) => {
+                let src = root.join(rel);
+                let to = dst.join(rel);
+                if to.symlink_metadata().is_ok() {
+                    continue; // listed twice
+                }
+                let meta = fs::symlink_metadata(&src).map_err(ctx("stat", &src))?;
+                if meta.is_dir() {
+                    fs::create_dir(&to).map_err(ctx("create directory", &to))?;
+                    if matches!(change, Change::Opaque(_)) {
+                        rustix::fs::lsetxattr(
+                            &to,
+                            "trusted.overlay.opaque",
+                            b"y",
+                            rustix::fs::XattrFlags::empty(),
+                        )
+                        .map_err(|e| ctx("mark opaque", &to)(e.into()))?;
+                    }
+                    dirs.push((src, to, meta));
+                } else {
+                    copy_non_dir(&src, &meta, &to, &mut links)?;
+                }
             }
-            links.insert(key, to.clone());
+            Change::Deleted(rel) => {
+                let to = dst.join(rel);
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    &to,
+                    rustix::fs::FileType::CharacterDevice,
+                    rustix::fs::Mode::empty(),
+                    0,
+                )
+                .map_err(|e| ctx("create whiteout", &to)(e.into()))?;
+            }
         }
-        if ft.is_file() {
-            fs::copy(src, &to).map_err(ctx("copy to", &to))?;
-        } else if ft.is_symlink() {
-            let target = fs::read_link(src).map_err(ctx("read link", src))?;
-            std::os::unix::fs::symlink(&target, &to).map_err(ctx("create symlink", &to))?;
-        } else if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
-            let kind = rustix::fs::FileType::from_raw_mode(meta.mode());
-            let mode = rustix::fs::Mode::from_raw_mode(meta.mode() & 0o7777);
-            rustix::fs::mknodat(rustix::fs::CWD, &to, kind, mode, meta.rdev())
-                .map_err(|e| ctx("create node", &to)(e.into()))?;
-        } else {
-            continue; // sockets are not copied
-        }
-        fsmeta::copy_metadata(src, &meta, &to).map_err(ctx("copy metadata to", &to))?;
     }
     for (src, to, meta) in dirs.iter().rev() {
         fsmeta::copy_metadata(src, meta, to).map_err(ctx("copy metadata to", to))?;

@@ -4,7 +4,8 @@
 //! `fsopen("overlay")` + one `fsconfig("lowerdir+")` per lower + `fsmount` +
 //! `move_mount` (Linux ≥ 6.8 for `lowerdir+`). Each path is its own
 //! `fsconfig` string, so there is no 4 KiB option-page limit on the number
-//! or length of lower dirs, and `,`/`:` in paths need no escaping.
+//! or length of lower dirs, and `,`/`:` in paths need no escaping. Older
+//! kernels get `mount(2)` with an escaped option string, limited to a page.
 //!
 //! `redirect_dir`, `metacopy` and `index` are switched off explicitly: with
 //! them the upper dir holds redirects and metadata-only copies that are not
@@ -37,14 +38,108 @@ fn ctx(what: &str, err: rustix::io::Errno) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
-/// Mounts an overlay at `spec.target` and records it as live.
+/// Lower dirs top-most first, as overlayfs lists them, each once.
+///
+/// overlayfs refuses a dir given twice (ELOOP), which a chain can do: two
+/// steps with the same diff. Only the top-most occurrence matters: it holds
+/// the same entries and whiteouts as the lower copy, so it shadows all of it.
+fn lowers_top_first(lowers: &[PathBuf]) -> Vec<&Path> {
+    let mut seen = std::collections::HashSet::new();
+    lowers
+        .iter()
+        .rev()
+        .filter(|l| seen.insert(*l))
+        .map(PathBuf::as_path)
+        .collect()
+}
+
+/// Mounts an overlay at `spec.target` and records it as live. Uses the new
+/// mount API with `lowerdir+` (no length limit); on kernels without
+/// `lowerdir+` (before 6.8) falls back to `mount(2)` with an option
+/// string, which must fit in a page.
 pub(crate) fn mount(spec: &OverlaySpec<'_>) -> io::Result<()> {
+    match mount_new_api(spec) {
+        Err(NewApiError::NoLowerdirPlus) => mount_legacy(spec)?,
+        Err(NewApiError::Other(e)) => return Err(e),
+        Ok(()) => {}
+    }
+    live().insert(spec.target.to_path_buf());
+    Ok(())
+}
+
+/// overlayfs option values escape `\`, `,` and `:` with a backslash.
+fn escape_option(path: &Path) -> io::Result<String> {
+    let s = path.to_str().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not UTF-8", path.display()),
+        )
+    })?;
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | ',' | ':') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+fn mount_legacy(spec: &OverlaySpec<'_>) -> io::Result<()> {
+    let lowers: Vec<String> = lowers_top_first(spec.lowers)
+        .into_iter()
+        .map(escape_option)
+        .collect::<io::Result<_>>()?;
+    let mut data = format!("lowerdir={}", lowers.join(":"));
+    if let Some((upper, work)) = spec.upper_work {
+        data.push_str(&format!(
+            ",upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off",
+            escape_option(upper)?,
+            escape_option(work)?
+        ));
+    }
+    if data.len() >= 4096 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "overlay options for {} lower dirs are {} bytes, over the page size; \
+                 this kernel lacks `lowerdir+` (Linux 6.8) to pass them one by one",
+                lowers.len(),
+                data.len()
+            ),
+        ));
+    }
+    let data = std::ffi::CString::new(data).map_err(io::Error::other)?;
+    let flags = if spec.upper_work.is_some() {
+        rustix::mount::MountFlags::empty()
+    } else {
+        rustix::mount::MountFlags::RDONLY
+    };
+    rustix::mount::mount("overlay", spec.target, "overlay", flags, data.as_c_str())
+        .map_err(|e| ctx(&format!("mount overlay on {}", spec.target.display()), e))
+}
+
+enum NewApiError {
+    /// The kernel does not know `lowerdir+`.
+    NoLowerdirPlus,
+    Other(io::Error),
+}
+
+impl From<io::Error> for NewApiError {
+    fn from(e: io::Error) -> Self {
+        NewApiError::Other(e)
+    }
+}
+
+fn mount_new_api(spec: &OverlaySpec<'_>) -> Result<(), NewApiError> {
     let fs =
         fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| ctx("fsopen overlay", e))?;
-    // overlayfs lists the top-most lower first.
-    for lower in spec.lowers.iter().rev() {
-        fsconfig_set_string(&fs, "lowerdir+", lower)
-            .map_err(|e| ctx(&format!("lowerdir+ {}", lower.display()), e))?;
+    for (i, lower) in lowers_top_first(spec.lowers).into_iter().enumerate() {
+        match fsconfig_set_string(&fs, "lowerdir+", lower) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::INVAL) if i == 0 => return Err(NewApiError::NoLowerdirPlus),
+            Err(e) => return Err(ctx(&format!("lowerdir+ {}", lower.display()), e).into()),
+        }
     }
     if let Some((upper, work)) = spec.upper_work {
         fsconfig_set_string(&fs, "upperdir", upper)
@@ -62,7 +157,7 @@ pub(crate) fn mount(spec: &OverlaySpec<'_>) -> io::Result<()> {
         if let Err(e) = fsconfig_set_string(&fs, key, value)
             && spec.upper_work.is_some()
         {
-            return Err(ctx(&format!("{key}={value}"), e));
+            return Err(ctx(&format!("{key}={value}"), e).into());
         }
     }
     fsconfig_create(&fs).map_err(|e| ctx("create overlay superblock", e))?;
@@ -80,7 +175,6 @@ pub(crate) fn mount(spec: &OverlaySpec<'_>) -> io::Result<()> {
         MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
     )
     .map_err(|e| ctx(&format!("move_mount onto {}", spec.target.display()), e))?;
-    live().insert(spec.target.to_path_buf());
     Ok(())
 }
 
@@ -173,6 +267,42 @@ pub(crate) fn probe(scratch: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn option_values_escape_separators() {
+        assert_eq!(
+            escape_option(Path::new("/a,b:c\\d")).unwrap(),
+            "/a\\,b\\:c\\\\d"
+        );
+    }
+
+    #[test]
+    fn legacy_mount_shows_the_chain_with_escaped_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = |n: &str| {
+            let p = tmp.path().join(n);
+            std::fs::create_dir_all(&p).unwrap();
+            p
+        };
+        let (l1, l2) = (d("low,1"), d("low:2"));
+        std::fs::write(l1.join("f"), "1").unwrap();
+        std::fs::write(l1.join("g"), "g").unwrap();
+        std::fs::write(l2.join("f"), "2").unwrap();
+        let (upper, work, target) = (d("up"), d("work"), d("merged"));
+        mount_legacy(&OverlaySpec {
+            lowers: &[l1.clone(), l2.clone(), l1],
+            upper_work: Some((&upper, &work)),
+            target: &target,
+        })
+        .unwrap();
+        let f = std::fs::read_to_string(target.join("f"));
+        let g = std::fs::read_to_string(target.join("g"));
+        std::fs::write(target.join("new"), "n").unwrap();
+        unmount(&target, UnmountFlags::empty()).unwrap();
+        assert_eq!(f.unwrap(), "1"); // the repeated layer counts where it is top-most
+        assert_eq!(g.unwrap(), "g");
+        assert!(upper.join("new").is_file());
+    }
 
     #[test]
     fn mountinfo_escapes_are_decoded() {
