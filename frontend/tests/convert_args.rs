@@ -29,7 +29,11 @@ fn env_wins_over_arg_of_same_name() {
     let g = build("FROM alpine\nARG X=fromarg\nENV X=fromenv\nRUN a\nARG X=again\nRUN b\n");
     let e = execs(&g);
     assert_eq!(env_of(e[0], "X"), Some("fromenv"));
-    assert_eq!(env_of(e[1], "X"), Some("fromenv"), "a later ARG does not override ENV");
+    assert_eq!(
+        env_of(e[1], "X"),
+        Some("fromenv"),
+        "a later ARG does not override ENV"
+    );
 }
 
 #[test]
@@ -108,7 +112,14 @@ fn proxy_args_reach_run_without_declaration_and_stay_out_of_history() {
     assert_eq!(env_of(e, "https_proxy"), Some("http://proxy:3128"));
     let h = history(&g).join("\n");
     assert!(!h.contains("proxy"), "{h}");
-    assert!(g.target_stage().config.config.env.iter().all(|e| !e.contains("proxy")));
+    assert!(
+        g.target_stage()
+            .config
+            .config
+            .env
+            .iter()
+            .all(|e| !e.contains("proxy"))
+    );
     assert!(g.warnings.is_empty());
 }
 
@@ -116,7 +127,10 @@ fn proxy_args_reach_run_without_declaration_and_stay_out_of_history() {
 fn env_value_expands_previous_env_and_sets_config() {
     let g = build("FROM alpine\nENV A=1 B=${A}2\nENV PATH=/x:$PATH\n");
     let env = &g.target_stage().config.config.env;
-    assert_eq!(env, &["PATH=/x:/usr/bin:/bin", "A=1", "B=2"].map(String::from));
+    assert_eq!(
+        env,
+        &["PATH=/x:/usr/bin:/bin", "A=1", "B=2"].map(String::from)
+    );
 }
 
 #[test]
@@ -129,5 +143,9 @@ fn empty_base_name_is_an_error() {
 #[test]
 fn instruction_before_first_from_is_an_error() {
     let err = try_build("ENV A=1\nFROM alpine\n").unwrap_err();
-    assert!(err.message.contains("ENV must come after a FROM"), "{}", err.message);
+    assert!(
+        err.message.contains("ENV must come after a FROM"),
+        "{}",
+        err.message
+    );
 }

@@ -10,23 +10,39 @@ fn entrypoint_clears_inherited_cmd() {
     let g = build("FROM alpine\nENTRYPOINT [\"/app\"]\n");
     let c = &g.target_stage().config.config;
     assert_eq!(c.entrypoint, Some(vec!["/app".to_string()]));
-    assert_eq!(c.cmd, None, "alpine's Cmd does not survive a new ENTRYPOINT");
+    assert_eq!(
+        c.cmd, None,
+        "alpine's Cmd does not survive a new ENTRYPOINT"
+    );
 }
 
 #[test]
 fn entrypoint_keeps_cmd_set_in_the_same_stage() {
     let g = build("FROM alpine\nCMD [\"--help\"]\nENTRYPOINT [\"/app\"]\n");
-    assert_eq!(g.target_stage().config.config.cmd, Some(vec!["--help".to_string()]));
+    assert_eq!(
+        g.target_stage().config.config.cmd,
+        Some(vec!["--help".to_string()])
+    );
 }
 
 #[test]
 fn shell_form_cmd_wraps_in_current_shell() {
-    let g = build("FROM alpine\nCMD echo one\nSHELL [\"/bin/bash\", \"-eu\", \"-c\"]\nENTRYPOINT exec app\n");
+    let g = build(
+        "FROM alpine\nCMD echo one\nSHELL [\"/bin/bash\", \"-eu\", \"-c\"]\nENTRYPOINT exec app\n",
+    );
     let c = &g.target_stage().config.config;
-    assert_eq!(c.cmd, Some(vec!["/bin/sh".into(), "-c".into(), "echo one".into()]));
+    assert_eq!(
+        c.cmd,
+        Some(vec!["/bin/sh".into(), "-c".into(), "echo one".into()])
+    );
     assert_eq!(
         c.entrypoint,
-        Some(vec!["/bin/bash".into(), "-eu".into(), "-c".into(), "exec app".into()])
+        Some(vec![
+            "/bin/bash".into(),
+            "-eu".into(),
+            "-c".into(),
+            "exec app".into()
+        ])
     );
     assert!(c.args_escaped);
     assert_eq!(c.shell, ["/bin/bash", "-eu", "-c"]);
@@ -41,8 +57,18 @@ fn shell_applies_to_later_runs() {
 #[test]
 fn expose_range_expands_to_each_port() {
     let g = build("FROM alpine\nARG P=8080\nEXPOSE 80 ${P}/udp 9000-9002\n");
-    let ports: Vec<_> = g.target_stage().config.config.exposed_ports.keys().cloned().collect();
-    assert_eq!(ports, ["80/tcp", "8080/udp", "9000/tcp", "9001/tcp", "9002/tcp"]);
+    let ports: Vec<_> = g
+        .target_stage()
+        .config
+        .config
+        .exposed_ports
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        ports,
+        ["80/tcp", "8080/udp", "9000/tcp", "9001/tcp", "9002/tcp"]
+    );
 }
 
 #[test]
@@ -51,9 +77,12 @@ fn workdir_creates_directory_with_layer() {
     let mkdirs: Vec<_> = file_actions(&g)
         .into_iter()
         .filter_map(|a| match a {
-            FileAction::Mkdir { path, mode, make_parents, owner } => {
-                Some((path.clone(), *mode, *make_parents, owner.clone()))
-            }
+            FileAction::Mkdir {
+                path,
+                mode,
+                make_parents,
+                owner,
+            } => Some((path.clone(), *mode, *make_parents, owner.clone())),
             _ => None,
         })
         .collect();
@@ -61,7 +90,12 @@ fn workdir_creates_directory_with_layer() {
         mkdirs,
         [
             ("/srv".to_string(), 0o755, true, Some("app".to_string())),
-            ("/srv/data".to_string(), 0o755, true, Some("app".to_string())),
+            (
+                "/srv/data".to_string(),
+                0o755,
+                true,
+                Some("app".to_string())
+            ),
         ]
     );
     let h = &g.target_stage().config.history;
@@ -85,7 +119,10 @@ fn workdir_creates_directory_with_layer() {
 fn base_image_workdir_applies_without_mkdir() {
     let r = FakeResolver::new().with(
         "withwd",
-        hoist_frontend::graph::ContainerConfig { working_dir: "/base".into(), ..Default::default() },
+        hoist_frontend::graph::ContainerConfig {
+            working_dir: "/base".into(),
+            ..Default::default()
+        },
     );
     let g = try_build_with("FROM withwd\nRUN pwd\n", &opts(), &r).unwrap();
     assert_eq!(the_exec(&g).cwd, "/base");
@@ -117,8 +154,14 @@ fn metadata_instructions_set_the_config() {
     let c = &cfg.config;
     assert_eq!(c.labels.get("b c").map(String::as_str), Some("d e"));
     assert_eq!(cfg.author.as_deref(), Some("me@x"));
-    assert_eq!(c.volumes.keys().cloned().collect::<Vec<_>>(), ["/cache", "/data"]);
-    assert_eq!((c.user.as_str(), c.stop_signal.as_str()), ("1000:1000", "SIGTERM"));
+    assert_eq!(
+        c.volumes.keys().cloned().collect::<Vec<_>>(),
+        ["/cache", "/data"]
+    );
+    assert_eq!(
+        (c.user.as_str(), c.stop_signal.as_str()),
+        ("1000:1000", "SIGTERM")
+    );
     let hc = c.healthcheck.as_ref().unwrap();
     assert_eq!(hc.test, ["CMD-SHELL", "curl -f http://localhost/"]);
     assert_eq!((hc.interval, hc.retries), (5_000_000_000, 3));
@@ -128,17 +171,37 @@ fn metadata_instructions_set_the_config() {
 #[test]
 fn healthcheck_none_disables() {
     let g = build("FROM alpine\nHEALTHCHECK NONE\n");
-    assert_eq!(g.target_stage().config.config.healthcheck.as_ref().unwrap().test, ["NONE"]);
+    assert_eq!(
+        g.target_stage()
+            .config
+            .config
+            .healthcheck
+            .as_ref()
+            .unwrap()
+            .test,
+        ["NONE"]
+    );
 }
 
 #[test]
 fn labels_option_goes_to_target_only() {
     let mut o = opts();
-    o.labels.insert("org.opencontainers.image.version".into(), "1.0".into());
+    o.labels
+        .insert("org.opencontainers.image.version".into(), "1.0".into());
     let g = build_with("FROM alpine AS a\nLABEL a=1\nFROM a\n", &o);
-    assert!(!g.stages[0].config.config.labels.contains_key("org.opencontainers.image.version"));
+    assert!(
+        !g.stages[0]
+            .config
+            .config
+            .labels
+            .contains_key("org.opencontainers.image.version")
+    );
     let l = &g.target_stage().config.config.labels;
-    assert_eq!(l.get("org.opencontainers.image.version").map(String::as_str), Some("1.0"));
+    assert_eq!(
+        l.get("org.opencontainers.image.version")
+            .map(String::as_str),
+        Some("1.0")
+    );
     assert_eq!(l.get("a").map(String::as_str), Some("1"));
 }
 
@@ -190,9 +253,16 @@ fn history_matches_buildkit_format() {
     let layers: Vec<bool> = h[1..].iter().map(|e| !e.empty_layer).collect();
     assert_eq!(
         layers,
-        [false, false, true, true, true, false, false, false, false, false, false, false, false, false, false, false]
+        [
+            false, false, true, true, true, false, false, false, false, false, false, false, false,
+            false, false, false
+        ]
     );
-    assert!(h[1..].iter().all(|e| e.comment.as_deref() == Some("buildkit.dockerfile.v0")));
+    assert!(
+        h[1..]
+            .iter()
+            .all(|e| e.comment.as_deref() == Some("buildkit.dockerfile.v0"))
+    );
 }
 
 #[test]
@@ -203,6 +273,9 @@ fn layer_history_entries_match_layer_vertices_in_order() {
         .iter()
         .filter(|v| v.stage.is_some() && matches!(v.op, Op::Exec(_) | Op::File(_)))
         .count();
-    let new_layers = g.target_stage().config.history[1..].iter().filter(|h| !h.empty_layer).count();
+    let new_layers = g.target_stage().config.history[1..]
+        .iter()
+        .filter(|h| !h.empty_layer)
+        .count();
     assert_eq!(layer_ops, new_layers);
 }

@@ -1,7 +1,9 @@
 //! `targets` and `outline`: stages with doc comments, and the args, secrets
 //! and SSH ids a target uses.
 
-use hoist_frontend::convert::{ConvertOptions, OutlineArg, OutlineSecret, OutlineSsh, outline, targets};
+use hoist_frontend::convert::{
+    ConvertOptions, OutlineArg, OutlineSecret, OutlineSsh, outline, targets,
+};
 use hoist_frontend::parser::parse;
 
 const DF: &str = r#"# syntax=docker/dockerfile:1
@@ -64,8 +66,20 @@ fn outline_lists_args_secrets_and_ssh_of_needed_stages() {
             },
         ]
     );
-    assert_eq!(o.secrets, [OutlineSecret { id: "netrc".into(), required: true }]);
-    assert_eq!(o.ssh, [OutlineSsh { id: "default".into(), required: false }]);
+    assert_eq!(
+        o.secrets,
+        [OutlineSecret {
+            id: "netrc".into(),
+            required: true
+        }]
+    );
+    assert_eq!(
+        o.ssh,
+        [OutlineSsh {
+            id: "default".into(),
+            required: false
+        }]
+    );
 }
 
 #[test]

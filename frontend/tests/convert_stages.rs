@@ -33,9 +33,16 @@ fn only_needed_stages_resolve_their_images() {
 fn unknown_target_lists_stage_names() {
     let mut o = opts();
     o.target = Some("nope".into());
-    let err = try_build_with("FROM alpine AS a\nFROM alpine AS b\n", &o, &FakeResolver::new())
-        .unwrap_err();
-    assert_eq!(err.message, "target stage \"nope\" could not be found (stages: a, b)");
+    let err = try_build_with(
+        "FROM alpine AS a\nFROM alpine AS b\n",
+        &o,
+        &FakeResolver::new(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.message,
+        "target stage \"nope\" could not be found (stages: a, b)"
+    );
 }
 
 /// Builds `df` with target `target`, expecting an error.
@@ -51,41 +58,77 @@ fn forward_stage_reference_is_an_error_with_line() {
         "FROM alpine AS a\nCOPY --from=later /x /x\nFROM alpine AS later\n",
         "a",
     );
-    assert!(err.message.contains("stage \"later\" is defined after this one"), "{}", err.message);
-    assert!(err.message.contains("line 3") && err.message.contains("line 2"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("stage \"later\" is defined after this one"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("line 3") && err.message.contains("line 2"),
+        "{}",
+        err.message
+    );
     assert_eq!(err.span.line, 2);
 
     let err = error_for("FROM b AS a\nFROM alpine AS b\n", "a");
-    assert!(err.message.contains("defined after this one"), "{}", err.message);
+    assert!(
+        err.message.contains("defined after this one"),
+        "{}",
+        err.message
+    );
     assert_eq!(err.span.line, 1);
 
     let err = error_for(
         "FROM alpine AS a\nRUN --mount=type=bind,from=later,target=/m true\nFROM alpine AS later\n",
         "a",
     );
-    assert!(err.message.contains("defined after this one"), "{}", err.message);
+    assert!(
+        err.message.contains("defined after this one"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
 fn copy_from_own_stage_is_an_error() {
     let err = try_build("FROM alpine AS me\nCOPY --from=me /a /b\n").unwrap_err();
-    assert!(err.message.contains("circular dependency"), "{}", err.message);
+    assert!(
+        err.message.contains("circular dependency"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
 fn numeric_from_must_name_an_earlier_stage() {
     let g = build("FROM alpine\nRUN one\nFROM scratch\nCOPY --from=0 /a /a\n");
-    let run = g.vertices.iter().position(|v| matches!(v.op, Op::Exec(_))).unwrap();
-    let copy = g.vertices.iter().find(|v| matches!(v.op, Op::File(_))).unwrap();
+    let run = g
+        .vertices
+        .iter()
+        .position(|v| matches!(v.op, Op::Exec(_)))
+        .unwrap();
+    let copy = g
+        .vertices
+        .iter()
+        .find(|v| matches!(v.op, Op::File(_)))
+        .unwrap();
     assert_eq!(copy.inputs[1].0, run);
     let err = error_for("FROM alpine AS a\nCOPY --from=1 /a /a\nFROM alpine\n", "a");
-    assert!(err.message.contains("invalid stage index 1"), "{}", err.message);
+    assert!(
+        err.message.contains("invalid stage index 1"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
 fn duplicate_stage_name_is_an_error() {
     let err = try_build("FROM alpine AS x\nFROM alpine AS X\n").unwrap_err();
-    assert_eq!(err.message, "duplicate stage name \"x\": already defined on line 1");
+    assert_eq!(
+        err.message,
+        "duplicate stage name \"x\": already defined on line 1"
+    );
     assert_eq!(err.span.line, 2);
 }
 
@@ -93,18 +136,34 @@ fn duplicate_stage_name_is_an_error() {
 fn copy_from_stage_uses_its_result_vertex() {
     let g = build("FROM alpine AS build\nRUN make\nFROM scratch\nCOPY --from=build /out /app/\n");
     let build_result = g.stages[0].result;
-    let copy = g.vertices.iter().find(|v| matches!(v.op, Op::File(_))).unwrap();
+    let copy = g
+        .vertices
+        .iter()
+        .find(|v| matches!(v.op, Op::File(_)))
+        .unwrap();
     assert_eq!(copy.inputs[1], build_result);
-    let Op::File(f) = &copy.op else { unreachable!() };
-    let FileAction::Copy(c) = &f.actions[0] else { panic!() };
-    assert_eq!((c.input, c.sources.as_slice(), c.dest.as_str()), (1, &["/out".to_string()][..], "/app/"));
+    let Op::File(f) = &copy.op else {
+        unreachable!()
+    };
+    let FileAction::Copy(c) = &f.actions[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (c.input, c.sources.as_slice(), c.dest.as_str()),
+        (1, &["/out".to_string()][..], "/app/")
+    );
 }
 
 #[test]
 fn copy_from_unknown_name_is_an_image() {
     let mut r = FakeResolver::new();
     r.images.insert("busybox".into(), Default::default());
-    let g = try_build_with("FROM scratch\nCOPY --from=busybox /bin/sh /sh\n", &opts(), &r).unwrap();
+    let g = try_build_with(
+        "FROM scratch\nCOPY --from=busybox /bin/sh /sh\n",
+        &opts(),
+        &r,
+    )
+    .unwrap();
     assert!(sources(&g).iter().any(|s| matches!(s,
         SourceOp::Image { reference, .. } if reference == "docker.io/library/busybox")));
 }
@@ -114,7 +173,9 @@ fn copy_from_named_context_reads_it() {
     let mut o = opts();
     o.named_contexts.insert(
         "assets".into(),
-        hoist_frontend::convert::NamedContext::Local { name: "assets".into() },
+        hoist_frontend::convert::NamedContext::Local {
+            name: "assets".into(),
+        },
     );
     let g = build_with("FROM scratch\nCOPY --from=assets logo.png /\n", &o);
     assert!(sources(&g).iter().any(|s| matches!(s,
@@ -128,14 +189,21 @@ fn from_stage_inherits_config_and_env() {
     assert_eq!(env_of(e, "A"), Some("1"));
     assert_eq!((e.cwd.as_str(), e.user.as_str()), ("/w", "app"));
     assert_eq!(g.target_stage().config.config.working_dir, "/w");
-    let run = g.vertices.iter().find(|v| matches!(v.op, Op::Exec(_))).unwrap();
+    let run = g
+        .vertices
+        .iter()
+        .find(|v| matches!(v.op, Op::Exec(_)))
+        .unwrap();
     assert_eq!(run.inputs[0], g.stages[0].result);
 }
 
 #[test]
 fn from_scratch_starts_empty_with_default_path() {
     let g = build("FROM scratch\n");
-    assert!(matches!(g.vertices[g.target_stage().result.0].op, Op::Source(SourceOp::Scratch)));
+    assert!(matches!(
+        g.vertices[g.target_stage().result.0].op,
+        Op::Source(SourceOp::Scratch)
+    ));
     let c = &g.target_stage().config;
     assert_eq!(
         c.config.env,

@@ -27,9 +27,15 @@ pub(crate) const PREDEFINED: &[&str] = &[
 /// Proxy args: given as `--build-arg` they reach every RUN, undeclared, and
 /// never enter history or config.
 pub(crate) fn is_proxy_arg(name: &str) -> bool {
-    ["HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"]
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(name))
+    [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "FTP_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+    ]
+    .iter()
+    .any(|p| p.eq_ignore_ascii_case(name))
 }
 
 /// One global ARG declaration after evaluation.
@@ -138,7 +144,10 @@ impl StateEnv {
 
     /// `NAME=value` in order.
     pub fn to_list(&self) -> Vec<String> {
-        self.entries.iter().map(|(k, v)| format!("{k}={v}")).collect()
+        self.entries
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
     }
 }
 

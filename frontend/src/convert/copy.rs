@@ -29,8 +29,15 @@ struct CopySpec {
 
 /// A remote ADD source.
 enum Remote {
-    Http { url: String, filename: String },
-    Git { url: String, reference: String, subdir: String },
+    Http {
+        url: String,
+        filename: String,
+    },
+    Git {
+        url: String,
+        reference: String,
+        subdir: String,
+    },
 }
 
 fn remote(src: &str) -> Option<Remote> {
@@ -152,9 +159,9 @@ impl Converter<'_> {
     ) -> Result<(), Diagnostic> {
         let origin = &holder.origin;
         let many = c.sources.len() > 1
-            || c.sources
-                .iter()
-                .any(|s| matches!(s, CopySource::Path(p) if has_wildcard(p) && remote(p).is_none()));
+            || c.sources.iter().any(
+                |s| matches!(s, CopySource::Path(p) if has_wildcard(p) && remote(p).is_none()),
+            );
         let dest_is_dir = c.dest.is_empty() || c.dest == "." || c.dest.ends_with('/');
         if many && !dest_is_dir {
             return Err(origin.error(
@@ -173,7 +180,8 @@ impl Converter<'_> {
             Chmod::Octal(m) => format!("{m:04o}"),
             Chmod::Symbolic(s) => s.clone(),
         });
-        let (unpack_flag, checksum, keep_git_dir) = c.add.clone().unwrap_or((Some(false), None, false));
+        let (unpack_flag, checksum, keep_git_dir) =
+            c.add.clone().unwrap_or((Some(false), None, false));
 
         // Local paths: one context (or --from) input shared by all of them.
         let is_local = |s: &CopySource| match s {
@@ -194,11 +202,9 @@ impl Converter<'_> {
         if !local.is_empty() {
             let v = match &c.from {
                 Some(f) => {
-                    let v = self.from_vertex(st, f, &local, holder, span)?;
-                    absolute_sources = !matches!(
-                        self.gb.vertex(v).op,
-                        Op::Source(SourceOp::Local { .. })
-                    );
+                    let v = self.source_of(st, f, &local, holder, span)?;
+                    absolute_sources =
+                        !matches!(self.gb.vertex(v).op, Op::Source(SourceOp::Local { .. }));
                     v
                 }
                 None => self.context_vertex("context", local.clone()),
@@ -229,7 +235,11 @@ impl Converter<'_> {
                             },
                             format!("/{filename}"),
                         ),
-                        Some(Remote::Git { url, reference, subdir }) => (
+                        Some(Remote::Git {
+                            url,
+                            reference,
+                            subdir,
+                        }) => (
                             SourceOp::Git {
                                 url,
                                 reference,
@@ -283,9 +293,13 @@ impl Converter<'_> {
         }
 
         let name = format!("{}{shown}", st.next_step());
-        let copied = self
-            .gb
-            .add(Op::File(FileOp { actions }), inputs.0, name.clone(), pos, Some(span));
+        let copied = self.gb.add(
+            Op::File(FileOp { actions }),
+            inputs.0,
+            name.clone(),
+            pos,
+            Some(span),
+        );
         st.state = if link {
             self.gb
                 .add(Op::Merge, vec![st.state, copied], name, pos, Some(span))
@@ -326,10 +340,19 @@ mod tests {
 
     #[test]
     fn remote_sources_are_recognised() {
-        assert!(matches!(remote("https://x.org/a/b.tgz?x=1"), Some(Remote::Http { filename, .. }) if filename == "b.tgz"));
-        assert!(matches!(remote("https://x.org"), Some(Remote::Http { filename, .. }) if filename == "__unnamed__"));
-        assert!(matches!(remote("https://github.com/a/b.git#v1:docs"), Some(Remote::Git { reference, subdir, .. }) if reference == "v1" && subdir == "docs"));
-        assert!(matches!(remote("git@github.com:a/b.git"), Some(Remote::Git { .. })));
+        assert!(
+            matches!(remote("https://x.org/a/b.tgz?x=1"), Some(Remote::Http { filename, .. }) if filename == "b.tgz")
+        );
+        assert!(
+            matches!(remote("https://x.org"), Some(Remote::Http { filename, .. }) if filename == "__unnamed__")
+        );
+        assert!(
+            matches!(remote("https://github.com/a/b.git#v1:docs"), Some(Remote::Git { reference, subdir, .. }) if reference == "v1" && subdir == "docs")
+        );
+        assert!(matches!(
+            remote("git@github.com:a/b.git"),
+            Some(Remote::Git { .. })
+        ));
         assert!(remote("src/*.rs").is_none());
     }
 }

@@ -134,7 +134,11 @@ pub fn outline(
     }
     Ok(Outline {
         name: target.name.clone(),
-        description: doc_comment(source, target.from.origin.start_line, target.name.as_deref()),
+        description: doc_comment(
+            source,
+            target.from.origin.start_line,
+            target.name.as_deref(),
+        ),
         args,
         secrets: report
             .secrets

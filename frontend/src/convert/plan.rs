@@ -110,9 +110,7 @@ pub(crate) fn plan(
         let base = match by_name.get(&from.image.to_lowercase()) {
             Some(&j) if j < i => Base::Stage(j),
             Some(&j) if j > i => Base::Forward(j),
-            _ if opts.named_contexts.contains_key(&from.image) => {
-                Base::Context(from.image.clone())
-            }
+            _ if opts.named_contexts.contains_key(&from.image) => Base::Context(from.image.clone()),
             _ if from.image == "scratch" => Base::Scratch,
             _ => Base::Image(from.image.clone()),
         };
@@ -197,7 +195,9 @@ impl Plan {
                 }
             }
             Base::Forward(j) => return Err(self.forward_error(&stage.from.image, j, &origin)),
-            Base::Image(reference) => resolved = Some(resolve(resolver, &reference, &platform, &origin)?),
+            Base::Image(reference) => {
+                resolved = Some(resolve(resolver, &reference, &platform, &origin)?)
+            }
             Base::Context(name) => match opts.named_contexts.get(&name) {
                 Some(NamedContext::Image(r)) => {
                     resolved = Some(resolve(resolver, r, &platform, &origin)?)
@@ -329,16 +329,24 @@ pub(crate) fn resolve(
 
 /// Parses one ONBUILD trigger text of an image config.
 fn parse_trigger(text: &str, at: &Origin) -> Result<Instruction, Diagnostic> {
-    let fail = |msg: String| at.error("", format!("ONBUILD trigger {text:?} of the base image: {msg}"));
+    let fail = |msg: String| {
+        at.error(
+            "",
+            format!("ONBUILD trigger {text:?} of the base image: {msg}"),
+        )
+    };
     let df = crate::parser::parse(text).map_err(|d| fail(d.message))?;
     let [node] = df.nodes.as_slice() else {
         return Err(fail("expected exactly one instruction".to_string()));
     };
     let instruction = parse_instruction(node, text).map_err(|d| fail(d.message))?;
     match instruction {
-        Instruction::From(_) | Instruction::Onbuild(_) | Instruction::Maintainer(_) => Err(fail(
-            format!("{} isn't allowed as an ONBUILD trigger", instruction.keyword()),
-        )),
+        Instruction::From(_) | Instruction::Onbuild(_) | Instruction::Maintainer(_) => {
+            Err(fail(format!(
+                "{} isn't allowed as an ONBUILD trigger",
+                instruction.keyword()
+            )))
+        }
         other => Ok(other),
     }
 }

@@ -184,11 +184,14 @@ impl Converter<'_> {
         if target == "/" {
             return Err(err("the target of a mount can not be /".into()));
         }
-        let source = format!("/{}", resolve_path("/", m.source.as_deref().unwrap_or("/")).trim_start_matches('/'));
+        let source = format!(
+            "/{}",
+            resolve_path("/", m.source.as_deref().unwrap_or("/")).trim_start_matches('/')
+        );
         let kind = match m.kind {
             MountType::Bind => {
                 let v = match &m.from {
-                    Some(f) => self.from_vertex(st, f, &[], run, span)?,
+                    Some(f) => self.source_of(st, f, &[], run, span)?,
                     None => {
                         let include = match m.source.as_deref() {
                             None | Some("") | Some(".") | Some("/") => vec![],
@@ -205,7 +208,7 @@ impl Converter<'_> {
             MountType::Cache => {
                 let from = match &m.from {
                     Some(f) => {
-                        let v = self.from_vertex(st, f, &[], run, span)?;
+                        let v = self.source_of(st, f, &[], run, span)?;
                         Some(inputs.index_of(v))
                     }
                     None => None,
@@ -230,9 +233,7 @@ impl Converter<'_> {
                     .id
                     .clone()
                     .or_else(|| m.source.clone())
-                    .unwrap_or_else(|| {
-                        target.rsplit('/').next().unwrap_or_default().to_string()
-                    });
+                    .unwrap_or_else(|| target.rsplit('/').next().unwrap_or_default().to_string());
                 self.report
                     .secrets
                     .entry(id.clone())
@@ -272,7 +273,7 @@ impl Converter<'_> {
 
     /// The vertex a `--from` / `from=` name reads: a stage's result, a named
     /// context or an image. `include` selects paths of a local context.
-    pub(crate) fn from_vertex(
+    pub(crate) fn source_of(
         &mut self,
         st: &StageState,
         name: &str,

@@ -20,7 +20,8 @@ use crate::graph::{
 use crate::instructions::{CommandLine, HealthcheckCmd, Instruction};
 
 /// `PATH` of a Linux image that sets none.
-pub(crate) const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The comment BuildKit puts on every history entry it writes.
 pub(crate) const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
 
@@ -172,8 +173,13 @@ impl Converter<'_> {
     }
 
     pub fn scratch(&mut self) -> VertexId {
-        self.gb
-            .add(Op::Source(SourceOp::Scratch), vec![], "[internal] scratch", None, None)
+        self.gb.add(
+            Op::Source(SourceOp::Scratch),
+            vec![],
+            "[internal] scratch",
+            None,
+            None,
+        )
     }
 
     /// Converts stage `i` (its dependencies are already converted).
@@ -212,7 +218,10 @@ impl Converter<'_> {
         match &sp.base {
             Base::Stage(j) => {
                 let Some(out) = self.done[*j].clone() else {
-                    return Err(sp.from.origin.error("", "internal: base stage not converted"));
+                    return Err(sp
+                        .from
+                        .origin
+                        .error("", "internal: base stage not converted"));
                 };
                 st.state = out.result;
                 st.config = out.config;
@@ -257,7 +266,10 @@ impl Converter<'_> {
                         st.config = r.config.clone();
                     }
                     (_, None) => {
-                        return Err(sp.from.origin.error("", "internal: base image not resolved"));
+                        return Err(sp
+                            .from
+                            .origin
+                            .error("", "internal: base image not resolved"));
                     }
                 }
                 st.config.config.on_build.clear();
@@ -465,7 +477,10 @@ impl Converter<'_> {
                 }
             }
             // Handled by the caller; FROM never reaches a stage's commands.
-            Instruction::Run(_) | Instruction::Copy(_) | Instruction::Add(_) | Instruction::From(_) => {}
+            Instruction::Run(_)
+            | Instruction::Copy(_)
+            | Instruction::Add(_)
+            | Instruction::From(_) => {}
         }
     }
 }
