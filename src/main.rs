@@ -1,14 +1,47 @@
 //! The `hoist` binary: command-line parsing, progress and error rendering.
 //! It holds no build logic; that lives in the hoist-frontend, hoist-builder
 //! and hoist-snapshotter crates.
+//!
+//! - [`commands`]: one module per subcommand.
+//! - [`render`]: how errors and Dockerfile diagnostics look on stderr.
+//! - [`progress`]: renderers of the builder's progress events.
+//! - [`failure`]: failures and their exit codes (0 ok, 1 failed, 2 usage, 130 interrupted).
 
-use clap::Parser;
+mod commands;
+mod failure;
+mod interrupt;
+mod progress;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 /// A daemonless container image builder.
 #[derive(Parser)]
 #[command(name = "hoist", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Subcommand)]
+enum Commands {
+    /// Print a Dockerfile's parse tree
+    Parse(commands::parse::ParseArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    interrupt::install();
+    let result = match &cli.command {
+        Commands::Parse(args) => commands::parse::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprint!("{}", failure.render(render::Style::for_stderr()));
+            failure.exit_code()
+        }
+    }
 }
