@@ -1,0 +1,243 @@
+//! Build-arg scoping: the global (pre-FROM) ARGs with the predefined
+//! platform args, the "state env" a stage expands words against, the
+//! [`Expander`] over it that records which names a word used, and the proxy
+//! args that reach every RUN without declaration.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::ConvertOptions;
+use crate::diagnostic::Diagnostic;
+use crate::instructions::{ArgCmd, Expander};
+use crate::shell::{Env, Lexer};
+
+/// Args every build defines without an ARG (global scope; a stage sees them
+/// only after `ARG NAME`).
+pub(crate) const PREDEFINED: &[&str] = &[
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+];
+
+/// Proxy args: given as `--build-arg` they reach every RUN, undeclared, and
+/// never enter history or config.
+pub(crate) fn is_proxy_arg(name: &str) -> bool {
+    [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "FTP_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+    ]
+    .iter()
+    .any(|p| p.eq_ignore_ascii_case(name))
+}
+
+/// One global ARG declaration after evaluation.
+#[derive(Debug, Clone)]
+pub(crate) struct GlobalArg {
+    pub name: String,
+    /// The default, expanded.
+    pub default: Option<String>,
+    /// Names the default's expansion used.
+    pub matched: BTreeSet<String>,
+    /// 1-based line of the ARG.
+    pub line: usize,
+}
+
+/// The global scope: predefined platform args plus the global ARGs.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GlobalScope {
+    /// Every global name with a value.
+    pub env: BTreeMap<String, String>,
+    pub args: Vec<GlobalArg>,
+}
+
+impl GlobalScope {
+    /// Evaluates the global ARGs in order: a `--build-arg` overrides the
+    /// default, defaults expand with earlier globals and predefined args.
+    pub fn evaluate(
+        meta_args: &[ArgCmd],
+        opts: &ConvertOptions,
+        lexer: Lexer,
+    ) -> Result<GlobalScope, Diagnostic> {
+        let mut env = BTreeMap::new();
+        for (prefix, p) in [
+            ("TARGET", &opts.target_platform),
+            ("BUILD", &opts.build_platform),
+        ] {
+            env.insert(format!("{prefix}PLATFORM"), p.to_string());
+            env.insert(format!("{prefix}OS"), p.os.clone());
+            env.insert(format!("{prefix}ARCH"), p.architecture.clone());
+            env.insert(format!("{prefix}VARIANT"), p.variant.clone());
+        }
+        let mut args = Vec::new();
+        for cmd in meta_args {
+            let mut cmd = cmd.clone();
+            let e = ScopeExpander::new(lexer, &env);
+            cmd.expand(&e)?;
+            let matched = e.take_matched();
+            for decl in &cmd.args {
+                let value = opts
+                    .build_args
+                    .get(&decl.name)
+                    .cloned()
+                    .or_else(|| decl.default.clone())
+                    .or_else(|| env.get(&decl.name).cloned());
+                if let Some(v) = value {
+                    env.insert(decl.name.clone(), v);
+                }
+                args.push(GlobalArg {
+                    name: decl.name.clone(),
+                    default: decl.default.clone(),
+                    matched: matched.clone(),
+                    line: cmd.origin.start_line,
+                });
+            }
+        }
+        Ok(GlobalScope { env, args })
+    }
+
+    /// Global names a set of used names depends on (through defaults).
+    pub fn close_over(&self, used: &mut BTreeSet<String>) {
+        for arg in self.args.iter().rev() {
+            if used.contains(&arg.name) {
+                used.extend(arg.matched.iter().cloned());
+            }
+        }
+    }
+}
+
+/// A stage's environment for expansion and RUN: ordered `NAME=value`
+/// entries, a new value of an existing name replacing it in place.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StateEnv {
+    entries: Vec<(String, String)>,
+    index: HashMap<String, usize>,
+}
+
+impl StateEnv {
+    /// From an image config's `Env` list.
+    pub fn from_list(env: &[String]) -> StateEnv {
+        let mut s = StateEnv::default();
+        for kv in env {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            s.set(k, v);
+        }
+        s
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) {
+        match self.index.get(name) {
+            Some(&i) => self.entries[i].1 = value.to_string(),
+            None => {
+                self.index.insert(name.to_string(), self.entries.len());
+                self.entries.push((name.to_string(), value.to_string()));
+            }
+        }
+    }
+
+    /// `NAME=value` in order.
+    pub fn to_list(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    }
+}
+
+impl Env for StateEnv {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.index.get(name).map(|&i| self.entries[i].1.as_str())
+    }
+}
+
+/// [`Expander`] over an env with one [`Lexer`], remembering the names that
+/// expansions found set (for "build arg consumed" and the outline).
+pub(crate) struct ScopeExpander<'a> {
+    lexer: Lexer,
+    env: &'a dyn Env,
+    matched: RefCell<BTreeSet<String>>,
+}
+
+impl<'a> ScopeExpander<'a> {
+    pub fn new(lexer: Lexer, env: &'a dyn Env) -> Self {
+        ScopeExpander {
+            lexer,
+            env,
+            matched: RefCell::new(BTreeSet::new()),
+        }
+    }
+
+    pub fn take_matched(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.matched.borrow_mut())
+    }
+}
+
+impl Expander for ScopeExpander<'_> {
+    fn word(&self, word: &str) -> Result<String, String> {
+        let out = self
+            .lexer
+            .process_word(word, self.env)
+            .map_err(|e| e.to_string())?;
+        self.matched.borrow_mut().extend(out.matched);
+        Ok(out.value)
+    }
+
+    fn words(&self, text: &str) -> Result<Vec<String>, String> {
+        let out = self
+            .lexer
+            .process_words(text, self.env)
+            .map_err(|e| e.to_string())?;
+        self.matched.borrow_mut().extend(out.matched);
+        Ok(out.value)
+    }
+
+    fn raw(&self, text: &str) -> Result<String, String> {
+        let out = self
+            .lexer
+            .with_skip_process_quotes(true)
+            .process_word(text, self.env)
+            .map_err(|e| e.to_string())?;
+        self.matched.borrow_mut().extend(out.matched);
+        Ok(out.value)
+    }
+}
+
+/// The text of an instruction as progress shows it: variables of `env`
+/// substituted, quotes kept, unset variables left as written (BuildKit's
+/// `processCmdEnv`), keyword upper-cased.
+pub(crate) fn display_text(lexer: Lexer, text: &str, env: &dyn Env) -> String {
+    let l = lexer.with_raw_quotes(true).with_skip_unset_env(true);
+    let expanded = l
+        .process_word(text, env)
+        .map(|e| e.value)
+        .unwrap_or_else(|_| text.to_string());
+    super::text::uppercase_keyword(&expanded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_env_replaces_in_place() {
+        let mut e = StateEnv::from_list(&["A=1".into(), "B=2".into()]);
+        e.set("A", "3");
+        e.set("C", "");
+        assert_eq!(e.to_list(), ["A=3", "B=2", "C="]);
+        assert_eq!(e.get("C"), Some(""));
+        assert_eq!(e.get("D"), None);
+    }
+
+    #[test]
+    fn proxy_args_are_case_insensitive() {
+        assert!(is_proxy_arg("http_proxy") && is_proxy_arg("NO_PROXY"));
+        assert!(!is_proxy_arg("PROXY"));
+    }
+}
