@@ -29,6 +29,12 @@ struct Cli {
 enum Commands {
     /// Print a Dockerfile's parse tree
     Parse(commands::parse::ParseArgs),
+    /// List the stages a Dockerfile can build
+    Targets(commands::outline::TargetsArgs),
+    /// Show the build args, secrets and SSH ids a target uses
+    Outline(commands::outline::OutlineArgs),
+    /// Print the build graph of a target (JSON or Graphviz DOT)
+    Graph(commands::graph::GraphArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +42,9 @@ fn main() -> ExitCode {
     interrupt::install();
     let result = match &cli.command {
         Commands::Parse(args) => commands::parse::run(args),
+        Commands::Targets(args) => commands::outline::run_targets(args),
+        Commands::Outline(args) => commands::outline::run_outline(args),
+        Commands::Graph(args) => commands::graph::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

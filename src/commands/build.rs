@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use hoist_builder::export::spec::OutputSpec;
 use hoist_builder::request::{BuildContextSpec, BuildRequest, NetworkMode, SecretSpec, SshSpec};
-use hoist_frontend::graph::Platform;
 
+use super::{UsageError, parse_build_args, parse_platforms};
 use crate::failure::Failure;
 use crate::progress::ProgressMode;
 
@@ -104,23 +104,6 @@ pub struct BuildArgs {
     /// Explain why each step missed the cache
     #[arg(long = "explain-cache")]
     pub explain_cache: bool,
-}
-
-/// A flag value `hoist build` cannot use (exit code 2).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-impl UsageError {
-    fn from_display(e: impl std::fmt::Display) -> UsageError {
-        UsageError(e.to_string())
-    }
-}
-
-impl From<UsageError> for Failure {
-    fn from(e: UsageError) -> Failure {
-        Failure::Usage(e.0)
-    }
 }
 
 /// The context directory and the Dockerfile, read from disk or stdin.
@@ -269,48 +252,14 @@ pub fn build_request(
     inputs: &BuildInputs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<BuildRequest, UsageError> {
-    let mut build_args = BTreeMap::new();
-    for arg in &args.build_args {
-        match arg.split_once('=') {
-            Some(("", _)) => {
-                return Err(UsageError(format!(
-                    "invalid --build-arg {arg:?}: empty name"
-                )));
-            }
-            Some((k, v)) => {
-                build_args.insert(k.to_string(), v.to_string());
-            }
-            // Like buildx: a name alone takes the environment's value, if any.
-            None => {
-                if let Some(v) = env(arg) {
-                    build_args.insert(arg.clone(), v);
-                }
-            }
-        }
-    }
+    let build_args = parse_build_args(&args.build_args, env)?;
     let mut build_contexts = BTreeMap::new();
     for value in &args.build_contexts {
         let (name, spec): (String, BuildContextSpec) =
             BuildContextSpec::parse(value).map_err(UsageError::from_display)?;
         build_contexts.insert(name, spec);
     }
-    let mut platforms: Vec<Platform> = Vec::new();
-    for value in args.platforms.iter().flat_map(|v| v.split(',')) {
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        let platform = if value == "local" {
-            Platform::host()
-        } else {
-            value
-                .parse::<Platform>()
-                .map_err(UsageError::from_display)?
-        };
-        if !platforms.contains(&platform) {
-            platforms.push(platform);
-        }
-    }
+    let platforms = parse_platforms(&args.platforms)?;
     let labels = args
         .labels
         .iter()

@@ -24,7 +24,8 @@ pub enum Level {
     Warning,
 }
 
-/// Renders `diagnostic` about `source` (named `file` in the output).
+/// Renders `diagnostic` about `source` (named `file` in the output). A
+/// diagnostic without a location (line 0) is one line: `error: file: message`.
 pub fn render(
     diagnostic: &Diagnostic,
     file: &str,
@@ -32,6 +33,23 @@ pub fn render(
     level: Level,
     style: Style,
 ) -> String {
+    if diagnostic.span.line == 0 {
+        let prefix = match level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        };
+        let prefix = if style.color {
+            let styled = console::style(format!("{prefix}:")).bold().for_stderr();
+            match level {
+                Level::Error => styled.red(),
+                Level::Warning => styled.yellow(),
+            }
+            .to_string()
+        } else {
+            format!("{prefix}:")
+        };
+        return format!("{prefix} {file}: {}\n", diagnostic.message);
+    }
     if style.fancy {
         fancy(diagnostic, file, source, level, style.color)
     } else {
@@ -188,6 +206,16 @@ mod tests {
         let d = Diagnostic::new("unexpected end", Span::at(src, src.len(), 0));
         let out = plain(&d, "D", src, Level::Error);
         assert_eq!(out, "D:1:7: unexpected end\n1 | FROM a\n  |       ^\n");
+    }
+
+    #[test]
+    fn a_diagnostic_without_location_is_one_line() {
+        let d = Diagnostic::new("target stage \"x\" could not be found", Span::default());
+        let out = render(&d, "Dockerfile", "FROM a\n", Level::Error, Style::PLAIN);
+        assert_eq!(
+            out,
+            "error: Dockerfile: target stage \"x\" could not be found\n"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod diagnostic;
 pub mod error;
+pub mod table;
 
 use std::io::IsTerminal;
 
