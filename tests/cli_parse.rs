@@ -221,3 +221,21 @@ fn no_color_turns_colours_off_on_a_terminal() {
     assert!(out.contains("╭─[Dockerfile:2:5]"), "{out}");
     assert!(!out.contains('\u{1b}'), "no colours with NO_COLOR: {out:?}");
 }
+
+#[test]
+fn ctrl_c_exits_with_130() {
+    // `parse -f -` waits on stdin, which stays open: only SIGINT ends it.
+    let mut child = Command::new(HOIST)
+        .args(["parse", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+}

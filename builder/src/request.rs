@@ -21,8 +21,9 @@ pub struct BuildRequest {
     /// The context directory. A context given as `-` (a tar on stdin) has
     /// already been extracted by the CLI into a temporary directory.
     pub context: PathBuf,
-    /// Path of the Dockerfile (default `CONTEXT/Dockerfile`); names it in
-    /// messages and locates its per-Dockerfile ignore file.
+    /// Path of the Dockerfile (default `CONTEXT/Dockerfile`; `-` when it
+    /// came from stdin); names it in messages and locates its
+    /// per-Dockerfile ignore file (`NAME.dockerignore`).
     pub dockerfile: PathBuf,
     /// The Dockerfile's text, already read by the CLI (`-f -` reads stdin).
     pub dockerfile_text: String,

@@ -139,6 +139,11 @@ impl BuildInputs {
     /// temporary directory; stdin that is not a tar (possibly compressed) is
     /// the Dockerfile of an empty context, as with `docker build - < Dockerfile`.
     pub fn read(args: &BuildArgs) -> Result<BuildInputs, Failure> {
+        Self::read_with_stdin(args, &mut std::io::stdin().lock())
+    }
+
+    /// [`BuildInputs::read`] with `stdin` standing for standard input.
+    pub fn read_with_stdin(args: &BuildArgs, stdin: &mut dyn Read) -> Result<BuildInputs, Failure> {
         let file = args.file.as_deref();
         if args.context == "-" {
             if file == Some("-") {
@@ -147,11 +152,14 @@ impl BuildInputs {
                 )
                 .into());
             }
-            return Self::read_stdin_context(file).map_err(Failure::other);
+            return Self::read_stdin_context(file, stdin).map_err(Failure::other);
         }
         let context = PathBuf::from(&args.context);
         let (dockerfile, bytes) = match file {
-            Some("-") => (PathBuf::from("-"), read_stdin().map_err(Failure::other)?),
+            Some("-") => (
+                PathBuf::from("-"),
+                read_stdin(stdin).map_err(Failure::other)?,
+            ),
             Some(f) => (
                 PathBuf::from(f),
                 read_file("Dockerfile", Path::new(f)).map_err(Failure::other)?,
@@ -175,7 +183,10 @@ impl BuildInputs {
         })
     }
 
-    fn read_stdin_context(file: Option<&str>) -> Result<BuildInputs, InputError> {
+    fn read_stdin_context(
+        file: Option<&str>,
+        stdin: &mut dyn Read,
+    ) -> Result<BuildInputs, InputError> {
         let tmp = tempfile::tempdir().map_err(|source| InputError::Io {
             what: "a temporary directory",
             path: std::env::temp_dir(),
@@ -191,9 +202,8 @@ impl BuildInputs {
                 source,
             }
         };
-        let mut stdin = std::io::stdin().lock();
         let mut out = std::fs::File::create(&archive).map_err(io(&archive))?;
-        std::io::copy(&mut stdin, &mut out).map_err(io(Path::new("-")))?;
+        std::io::copy(stdin, &mut out).map_err(io(Path::new("-")))?;
         out.flush().map_err(io(&archive))?;
         std::fs::create_dir(&context).map_err(io(&context))?;
         let is_tar =
@@ -224,10 +234,9 @@ impl BuildInputs {
     }
 }
 
-fn read_stdin() -> Result<Vec<u8>, InputError> {
+fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<u8>, InputError> {
     let mut buf = Vec::new();
-    std::io::stdin()
-        .lock()
+    stdin
         .read_to_end(&mut buf)
         .map_err(|source| InputError::Io {
             what: "Dockerfile",

@@ -250,3 +250,55 @@ fn context_and_dockerfile_cannot_both_come_from_stdin() {
     let e = BuildInputs::read(&a).unwrap_err();
     assert!(matches!(e, Failure::Usage(_)), "{e:?}");
 }
+
+fn tar_of(dir: &std::path::Path, extra: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("tar")
+        .args(extra)
+        .args(["-C", dir.to_str().unwrap(), "-cf", "-", "."])
+        .output()
+        .expect("GNU tar is needed for this test");
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn a_tar_on_stdin_is_extracted_as_the_context() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("Dockerfile"), "FROM scratch\nCOPY app /\n").unwrap();
+    std::fs::write(src.path().join("app"), "binary").unwrap();
+    for compress in [&[][..], &["-z"]] {
+        let tar = tar_of(src.path(), compress);
+        let i = BuildInputs::read_with_stdin(&args(&["-"]), &mut tar.as_slice()).unwrap();
+        assert_eq!(i.dockerfile_text, "FROM scratch\nCOPY app /\n");
+        assert_eq!(
+            std::fs::read_to_string(i.context.join("app")).unwrap(),
+            "binary"
+        );
+        assert_eq!(i.dockerfile, i.context.join("Dockerfile"));
+        let context = i.context.clone();
+        drop(i);
+        assert!(
+            !context.exists(),
+            "the temporary context goes away with the inputs"
+        );
+    }
+}
+
+#[test]
+fn a_dockerfile_on_stdin_builds_with_an_empty_context() {
+    let mut stdin: &[u8] = b"FROM alpine\nRUN true\n";
+    let i = BuildInputs::read_with_stdin(&args(&["-"]), &mut stdin).unwrap();
+    assert_eq!(i.dockerfile_text, "FROM alpine\nRUN true\n");
+    assert_eq!(i.dockerfile, PathBuf::from("-"));
+    assert_eq!(std::fs::read_dir(&i.context).unwrap().count(), 0);
+}
+
+#[test]
+fn dockerfile_dash_reads_stdin_with_a_directory_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stdin: &[u8] = b"FROM scratch\n";
+    let a = args(&["-f", "-", dir.path().to_str().unwrap()]);
+    let i = BuildInputs::read_with_stdin(&a, &mut stdin).unwrap();
+    assert_eq!(i.context, dir.path());
+    assert_eq!(i.dockerfile_text, "FROM scratch\n");
+}
