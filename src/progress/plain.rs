@@ -12,7 +12,8 @@
 //! Vertices are numbered in order of first appearance. A log line carries
 //! the seconds since its vertex started; partial lines wait for their end
 //! (or the vertex's end). Logs are never clipped. A blank line separates
-//! output of different vertices.
+//! output of different vertices. A vertex still running when the stream
+//! ends (a cancelled build) gets `#N CANCELED`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -44,6 +45,8 @@ pub struct Plain<W: Write> {
     numbers: HashMap<usize, usize>,
     next_number: usize,
     started: HashMap<usize, SystemTime>,
+    /// Vertices started and not yet done.
+    running: std::collections::BTreeSet<usize>,
     lines: HashMap<usize, LineBuffer>,
     transfers: BTreeMap<(usize, String), Transfer>,
     last: Option<Block>,
@@ -56,6 +59,7 @@ impl<W: Write> Plain<W> {
             numbers: HashMap::new(),
             next_number: 1,
             started: HashMap::new(),
+            running: std::collections::BTreeSet::new(),
             lines: HashMap::new(),
             transfers: BTreeMap::new(),
             last: None,
@@ -74,6 +78,7 @@ impl<W: Write> Plain<W> {
             Event::Started { vertex, name, at } => {
                 let n = self.number(*vertex);
                 self.started.insert(*vertex, *at);
+                self.running.insert(*vertex);
                 self.line(Block::Number(n), &format!("#{n} {name}"))?;
             }
             Event::Cached { vertex, name } => {
@@ -106,11 +111,8 @@ impl<W: Write> Plain<W> {
                 if !t.reported && Some(*current) == *total {
                     t.reported = true;
                     let n = self.number(*vertex);
-                    let text = format!(
-                        "#{n} {item} {} / {} done",
-                        human_bytes(*current),
-                        human_bytes(*current)
-                    );
+                    let size = human_bytes(*current);
+                    let text = format!("#{n} {item} {size} / {size} done");
                     self.line(Block::Number(n), &text)?;
                 }
             }
@@ -123,6 +125,7 @@ impl<W: Write> Plain<W> {
                 duration,
                 error,
             } => {
+                self.running.remove(vertex);
                 self.flush_vertex(*vertex, now)?;
                 let n = self.number(*vertex);
                 let text = match error {
@@ -147,14 +150,20 @@ impl<W: Write> Plain<W> {
         self.out.flush()
     }
 
-    /// Prints what is still buffered (partial lines of vertices that never
-    /// finished) at the end of the stream.
+    /// At the end of the stream: prints what is still buffered and marks
+    /// vertices that started but never finished `#N CANCELED`.
     pub fn finish(&mut self) -> io::Result<()> {
         let mut pending: Vec<usize> = self.lines.keys().copied().collect();
+        pending.extend(self.running.iter().copied());
         pending.sort_by_key(|v| self.numbers.get(v).copied().unwrap_or(usize::MAX));
+        pending.dedup();
         let now = SystemTime::now();
         for vertex in pending {
             self.flush_vertex(vertex, now)?;
+            if self.running.remove(&vertex) {
+                let n = self.number(vertex);
+                self.line(Block::Number(n), &format!("#{n} CANCELED"))?;
+            }
         }
         self.out.flush()
     }
@@ -337,9 +346,10 @@ mod tests {
         let mut events = vec![(0, started(0, "RUN seq", 0))];
         let body: String = (0..5000).map(|i| format!("line {i}\n")).collect();
         events.push((10, log(0, &body)));
+        events.push((20, done(0, 20, None)));
         let out = render(&events);
-        assert_eq!(out.lines().count(), 5001);
-        assert!(out.ends_with("#1 0.010 line 4999\n"));
+        assert_eq!(out.lines().count(), 5002);
+        assert!(out.ends_with("#1 0.010 line 4999\n#1 DONE 0.0s\n"));
     }
 
     #[test]
@@ -364,9 +374,9 @@ mod tests {
     }
 
     #[test]
-    fn plain_flushes_partial_lines_of_unfinished_vertices_at_the_end() {
+    fn plain_flushes_partial_lines_and_marks_unfinished_vertices_cancelled() {
         let out = render(&[(0, started(0, "RUN x", 0)), (250, log(0, "half"))]);
         assert!(out.starts_with("#1 RUN x\n#1 "), "{out}");
-        assert!(out.ends_with(" half\n"), "{out}");
+        assert!(out.ends_with(" half\n#1 CANCELED\n"), "{out}");
     }
 }

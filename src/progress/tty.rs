@@ -5,7 +5,8 @@
 //! is printed above it as one line: `✔ NAME  1.2s`, `✔ NAME  CACHED` or
 //! `✖ NAME  ERROR: …` followed by the vertex's full log. Byte transfers
 //! are progress bars with rates. At the end every live line is cleared, so
-//! only the finished lines remain and the cursor is back at column 0.
+//! only the finished lines remain (a vertex that never finished shows as
+//! `✖ NAME  CANCELED`) and the cursor is back at column 0.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -42,7 +43,7 @@ fn running_style() -> ProgressStyle {
 
 fn transfer_style() -> ProgressStyle {
     ProgressStyle::with_template(
-        "  {prefix} {bar:30.cyan/dim} {bytes}/{total_bytes} {binary_bytes_per_sec:.dim}",
+        "  {prefix} {wide_bar:.cyan/dim} {bytes}/{total_bytes} {binary_bytes_per_sec:.dim}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("━╸━")
@@ -190,13 +191,24 @@ impl Tty {
         }
     }
 
-    /// Clears every live line; call when the event stream ends.
+    /// Clears every live line; call when the event stream ends. Vertices
+    /// still running then (the build was cancelled) are printed as
+    /// `✖ NAME  CANCELED`.
     pub fn finish(&mut self) {
         for (_, bar) in std::mem::take(&mut self.transfers) {
             self.clear_bar(&bar);
         }
-        for (_, r) in std::mem::take(&mut self.running) {
+        let mut running: Vec<(usize, Running)> =
+            std::mem::take(&mut self.running).into_iter().collect();
+        running.sort_by_key(|(vertex, _)| *vertex);
+        for (_, r) in running {
             self.clear_bar(&r.bar);
+            self.print(&format!(
+                "{} {}  {}",
+                style("✖").red().for_stderr(),
+                r.name,
+                style("CANCELED").red().for_stderr()
+            ));
         }
         let _ = self.multi.clear();
     }
@@ -336,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn tty_shows_running_vertices_and_clears_them_at_the_end() {
+    fn tty_shows_running_vertices_live_and_marks_unfinished_ones_cancelled() {
         let term = InMemoryTerm::new(20, 80);
         let mut tty = Tty::new(ProgressDrawTarget::term_like(Box::new(term.clone())), 80);
         tty.handle(&started(5, "[1/1] RUN sleep 10"));
@@ -354,7 +366,11 @@ mod tests {
         assert!(live.contains("sha256:0123456789ab"), "{live}");
         tty.finish();
         let end = term.contents();
-        assert_eq!(end.trim(), "", "live lines must be cleared: {end:?}");
+        assert_eq!(
+            end.trim_end(),
+            "✖ [1/1] RUN sleep 10  CANCELED",
+            "live lines must be cleared: {end:?}"
+        );
     }
 
     #[test]
