@@ -173,7 +173,9 @@ fn help_lists_the_commands() {
     let o = hoist(dir.path(), &["--help"]);
     assert_eq!(o.status.code(), Some(0));
     let text = stdout(&o);
-    assert!(text.contains("parse"), "{text}");
+    for command in ["parse", "targets", "outline", "graph"] {
+        assert!(text.contains(&format!("  {command} ")), "{command}: {text}");
+    }
 }
 
 /// Runs `hoist ARGS` under a pseudo-terminal (util-linux `script`).

@@ -42,6 +42,12 @@ fn request(argv: &[&str]) -> Result<BuildRequest, UsageError> {
 }
 
 #[test]
+fn build_flag_definitions_are_consistent() {
+    use clap::CommandFactory;
+    TestCli::command().debug_assert();
+}
+
+#[test]
 fn defaults_build_for_the_host_into_the_store() {
     let r = request(&["."]).unwrap();
     assert_eq!(r.context, PathBuf::from("ctx"));

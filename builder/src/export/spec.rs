@@ -551,6 +551,8 @@ mod tests {
             e.to_string(),
             "unknown option \"push\" for type=local; valid options: dest, platform-split"
         );
+        let e = OutputSpec::parse("type=cacheonly,dest=x").unwrap_err();
+        assert!(e.to_string().ends_with("valid options: none"), "{e}");
         let e = OutputSpec::parse("type=image,dest=x").unwrap_err();
         assert!(
             e.to_string().contains("valid options: name, push, store"),
