@@ -39,7 +39,9 @@ pub fn render(
             Level::Warning => "warning",
         };
         let prefix = if style.color {
-            let styled = console::style(format!("{prefix}:")).bold().for_stderr();
+            let styled = console::style(format!("{prefix}:"))
+                .bold()
+                .force_styling(true);
             match level {
                 Level::Error => styled.red(),
                 Level::Warning => styled.yellow(),

@@ -8,7 +8,10 @@ use super::Style;
 /// `error: message` and its causes, one per line, ending with a newline.
 pub fn render(error: &dyn Error, style: Style) -> String {
     let mut out = if style.color {
-        format!("{} {error}\n", console::style("error:").red().bold())
+        format!(
+            "{} {error}\n",
+            console::style("error:").red().bold().force_styling(true)
+        )
     } else {
         format!("error: {error}\n")
     };
@@ -23,6 +26,20 @@ pub fn render(error: &dyn Error, style: Style) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_is_decided_by_the_style_not_by_stdout() {
+        let e = std::io::Error::other("boom");
+        let coloured = render(
+            &e,
+            Style {
+                fancy: true,
+                color: true,
+            },
+        );
+        assert!(coloured.contains('\u{1b}'), "{coloured:?}");
+        assert!(coloured.ends_with(" boom\n"), "{coloured:?}");
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("cannot read Dockerfile x")]

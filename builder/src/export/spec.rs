@@ -39,16 +39,22 @@ pub enum OutputKind {
 }
 
 impl OutputKind {
-    /// Every type name, in the order error messages list them.
-    pub const NAMES: &'static [&'static str] = &[
-        "image",
-        "registry",
-        "docker",
-        "oci",
-        "local",
-        "tar",
-        "cacheonly",
+    /// Every kind, in the order error messages list them.
+    pub const ALL: [OutputKind; 7] = [
+        OutputKind::Image,
+        OutputKind::Registry,
+        OutputKind::Docker,
+        OutputKind::Oci,
+        OutputKind::Local,
+        OutputKind::Tar,
+        OutputKind::CacheOnly,
     ];
+
+    /// `image, registry, …`: the valid type names, for messages.
+    pub fn names() -> String {
+        let names: Vec<&str> = OutputKind::ALL.iter().map(|k| k.name()).collect();
+        names.join(", ")
+    }
 
     /// The `type=` name.
     pub fn name(self) -> &'static str {
@@ -113,21 +119,13 @@ impl fmt::Display for OutputKind {
 impl FromStr for OutputKind {
     type Err = OutputSpecError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "image" => OutputKind::Image,
-            "registry" => OutputKind::Registry,
-            "docker" => OutputKind::Docker,
-            "oci" => OutputKind::Oci,
-            "local" => OutputKind::Local,
-            "tar" => OutputKind::Tar,
-            "cacheonly" => OutputKind::CacheOnly,
-            _ => {
-                return Err(OutputSpecError::UnknownType {
-                    given: s.to_string(),
-                    valid: OutputKind::NAMES.join(", "),
-                });
-            }
-        })
+        OutputKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| OutputSpecError::UnknownType {
+                given: s.to_string(),
+                valid: OutputKind::names(),
+            })
     }
 }
 
@@ -337,7 +335,7 @@ impl OutputSpec {
         let Some(kind) = kind else {
             return Err(syntax(format!(
                 "missing type=; valid types: {}",
-                OutputKind::NAMES.join(", ")
+                OutputKind::names()
             )));
         };
         let mut spec = OutputSpec::new(kind);
