@@ -159,30 +159,32 @@ impl Tty {
                 self.clear_bar(&bar);
             }
         }
-        let Some(mut r) = self.running.remove(&vertex) else {
-            return;
+        // A vertex can fail before it starts (an input that cannot be read).
+        let (name, log) = match self.running.remove(&vertex) {
+            Some(mut r) => {
+                self.clear_bar(&r.bar);
+                if let Some(partial) = r.lines.take_partial() {
+                    r.log.push(partial);
+                }
+                (r.name, r.log)
+            }
+            None => (format!("step {vertex}"), Vec::new()),
         };
-        self.clear_bar(&r.bar);
-        if let Some(partial) = r.lines.take_partial() {
-            r.log.push(partial);
-        }
         match error {
             None => {
                 let time = style(format!("{:.1}s", duration.as_secs_f64())).dim();
                 self.print(&format!(
-                    "{} {}  {time}",
-                    style("✔").green().for_stderr(),
-                    r.name
+                    "{} {name}  {time}",
+                    style("✔").green().for_stderr()
                 ));
             }
             Some(message) => {
                 let mut text = format!(
-                    "{} {}  {}",
+                    "{} {name}  {}",
                     style("✖").red().bold().for_stderr(),
-                    r.name,
                     style(format!("ERROR: {message}")).red().for_stderr()
                 );
-                for line in &r.log {
+                for line in &log {
                     text.push_str("\n  ");
                     text.push_str(line);
                 }
@@ -370,6 +372,22 @@ mod tests {
             end.trim_end(),
             "✖ [1/1] RUN sleep 10  CANCELED",
             "live lines must be cleared: {end:?}"
+        );
+    }
+
+    #[test]
+    fn tty_reports_a_vertex_that_fails_before_starting() {
+        let term = render(
+            &[Event::Done {
+                vertex: 9,
+                duration: Duration::ZERO,
+                error: Some("no such file: app".into()),
+            }],
+            10,
+        );
+        assert_eq!(
+            term.contents().trim_end(),
+            "✖ step 9  ERROR: no such file: app"
         );
     }
 
