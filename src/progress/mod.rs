@@ -15,7 +15,7 @@ pub mod plain;
 pub mod rawjson;
 pub mod tty;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::mpsc::{self, Receiver};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
@@ -73,21 +73,9 @@ pub fn start(mode: ProgressMode) -> (ChannelProgress, RendererThread) {
 }
 
 fn run(mode: ProgressMode, events: Receiver<Event>) {
-    // Write errors on stderr (a closed pipe) leave nothing to report to.
     match mode {
-        ProgressMode::Plain | ProgressMode::Auto => {
-            let mut r = plain::Plain::new(std::io::stderr());
-            for event in events {
-                let _ = r.handle(&event, SystemTime::now());
-            }
-            let _ = r.finish();
-        }
-        ProgressMode::Rawjson => {
-            let mut out = std::io::stderr();
-            for event in events {
-                let _ = rawjson::write_event(&mut out, &event);
-            }
-        }
+        ProgressMode::Plain | ProgressMode::Auto => render_plain(events, std::io::stderr()),
+        ProgressMode::Rawjson => render_rawjson(events, std::io::stderr()),
         ProgressMode::Tty => {
             let mut r = tty::Tty::new(
                 indicatif::ProgressDrawTarget::stderr(),
@@ -99,6 +87,23 @@ fn run(mode: ProgressMode, events: Receiver<Event>) {
             r.finish();
         }
         ProgressMode::Quiet => events.into_iter().for_each(drop),
+    }
+}
+
+// Write errors (stderr closed) leave nothing to report to; the renderers
+// keep draining the channel so the build never blocks on them.
+
+fn render_plain(events: Receiver<Event>, out: impl Write) {
+    let mut r = plain::Plain::new(out);
+    for event in events {
+        let _ = r.handle(&event, SystemTime::now());
+    }
+    let _ = r.finish();
+}
+
+fn render_rawjson(events: Receiver<Event>, mut out: impl Write) {
+    for event in events {
+        let _ = rawjson::write_event(&mut out, &event);
     }
 }
 
@@ -155,7 +160,84 @@ pub fn human_bytes(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use hoist_builder::progress::Progress;
+
     use super::*;
+
+    /// A writer the test can read after the renderer thread is done.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_renderer_thread_draws_every_event_sent_through_the_channel() {
+        let (tx, rx) = mpsc::channel();
+        let out = Shared::default();
+        let writer = out.clone();
+        let thread = RendererThread(std::thread::spawn(move || render_plain(rx, writer)));
+        let progress = ChannelProgress(tx);
+        let builder_side = progress.clone();
+        std::thread::spawn(move || {
+            builder_side.emit(Event::Cached {
+                vertex: 0,
+                name: "[1/1] FROM a".into(),
+            });
+            builder_side.emit(Event::Phase {
+                name: "exporting".into(),
+                duration: Duration::from_millis(100),
+            });
+        })
+        .join()
+        .unwrap();
+        drop(progress);
+        thread.finish();
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "#1 [1/1] FROM a\n#1 CACHED\n\n#2 exporting\n#2 DONE 0.1s\n"
+        );
+    }
+
+    #[test]
+    fn the_rawjson_renderer_writes_one_line_per_event() {
+        let (tx, rx) = mpsc::channel();
+        for i in 0..3 {
+            tx.send(Event::Warning {
+                message: format!("w{i}"),
+            })
+            .unwrap();
+        }
+        drop(tx);
+        let out = Shared::default();
+        render_rawjson(rx, out.clone());
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "{\"event\":\"warning\",\"message\":\"w0\"}\n\
+             {\"event\":\"warning\",\"message\":\"w1\"}\n\
+             {\"event\":\"warning\",\"message\":\"w2\"}\n"
+        );
+    }
+
+    #[test]
+    fn auto_mode_is_plain_when_stderr_is_not_a_terminal() {
+        if !std::io::stderr().is_terminal() {
+            assert_eq!(ProgressMode::Auto.resolve(), ProgressMode::Plain);
+        }
+        assert_eq!(ProgressMode::Rawjson.resolve(), ProgressMode::Rawjson);
+    }
 
     #[test]
     fn line_buffer_keeps_partial_lines_until_they_end() {
