@@ -18,6 +18,7 @@ pub mod fileop;
 pub mod image;
 pub mod progress;
 pub mod registry;
+pub mod request;
 pub mod root;
 pub mod solver;
 pub mod source;

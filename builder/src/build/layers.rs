@@ -12,11 +12,18 @@ use super::result::LayerRef;
 use super::state::BuildState;
 
 /// The unpacked directory of every layer of `layers`, bottom first.
+/// A layer is unpacked on top of the layers below it (`lowers`), so that its
+/// hard links to lower files and its implicit parent directories resolve.
 pub fn materialize(state: &BuildState, layers: &[LayerRef]) -> Result<Vec<PathBuf>, StepError> {
-    layers.iter().map(|l| materialize_one(state, l)).collect()
+    let mut dirs: Vec<PathBuf> = Vec::with_capacity(layers.len());
+    for l in layers {
+        let dir = materialize_one(state, l, &dirs)?;
+        dirs.push(dir);
+    }
+    Ok(dirs)
 }
 
-fn materialize_one(state: &BuildState, layer: &LayerRef) -> Result<PathBuf, StepError> {
+fn materialize_one(state: &BuildState, layer: &LayerRef, below: &[PathBuf]) -> Result<PathBuf, StepError> {
     if state.snapshots.has_layer(&layer.id) {
         return Ok(state.snapshots.layer_path(&layer.id));
     }
@@ -34,6 +41,7 @@ fn materialize_one(state: &BuildState, layer: &LayerRef) -> Result<PathBuf, Step
             let (_, tar) = open_layer(reader)?;
             let opts = ApplyOptions {
                 whiteouts: WhiteoutMode::Overlay,
+                lowers: below.iter().rev().cloned().collect(),
                 ..ApplyOptions::default()
             };
             apply_layer(tar, dir, &opts)?;

@@ -1,1 +1,2 @@
 //! Exporters: local image store, OCI/docker archives, directories, tar, registry.
+pub mod spec;
