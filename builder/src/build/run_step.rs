@@ -117,7 +117,7 @@ pub fn run_exec(
             tail.pop_front();
         }
     }
-    exec::rootpath::remove_created_paths(&rootfs, &outcome.created_paths).map_err(StepError::other)?;
+    outcome.stubs.remove(&rootfs).map_err(StepError::other)?;
     match outcome.status {
         ExitStatus::Code(0) => {}
         status => {
@@ -144,7 +144,8 @@ pub fn commit(
     key: &CacheKey,
 ) -> Result<Vec<LayerRef>, StepError> {
     let id = Digest::from_hex(key.hex()).map_err(StepError::other)?;
-    state.snapshots.commit(snap, &id).map_err(StepError::other)?;
+    snap.into_layer(&state.snapshots, &id, &[])
+        .map_err(StepError::other)?;
     base.push(LayerRef {
         id,
         diff_id: None,

@@ -37,7 +37,6 @@
 
 mod active;
 pub(crate) mod fsmeta;
-mod commit;
 mod native;
 mod overlay;
 
