@@ -8,6 +8,7 @@
 //! - [`image`]: OCI image config and history.
 //! - [`export`]: image, archive, directory and registry exporters.
 //! - [`registry`]: the distribution client (pull, push, auth).
+//! - [`root`]: the data root's layout.
 //! - [`progress`]: the typed events a build emits; the library never prints.
 
 pub mod exec;
@@ -16,5 +17,6 @@ pub mod fileop;
 pub mod image;
 pub mod progress;
 pub mod registry;
+pub mod root;
 pub mod solver;
 pub mod source;

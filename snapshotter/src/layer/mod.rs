@@ -1,1 +1,4 @@
 //! Tar layers: applying them safely and producing them from diffs.
+
+pub mod apply;
+pub mod compression;

@@ -1,1 +1,0 @@
-//! The local build context: walking, `.dockerignore`, content checksums with a stat cache.

@@ -1,1 +1,0 @@
-//! The build graph: the contract between the frontend and the builder.
