@@ -2,7 +2,8 @@
 //!
 //! Each case of the generated corpus ([`hostile::corpus`]) is applied to
 //! `root/target` beside a canary tree at `root/outside`, in both whiteout
-//! modes; the listing of `root` minus `target` (paths, modes, owners,
+//! modes and in overlay mode over a lower layer dir `root/lower` (which holds
+//! symlinks pointing up and out, and must not change either); the listing of `root` minus `target` (paths, modes, owners,
 //! contents, mtimes, xattrs, link counts) must not change, and the result must
 //! be the expected clear error or confined success.
 
@@ -34,6 +35,11 @@ fn sandbox() -> Sandbox {
     fs::create_dir_all(outside.join("sub")).unwrap();
     fs::write(outside.join("canary"), b"canary").unwrap();
     fs::write(outside.join("sub/file"), b"sub").unwrap();
+    let lower = root.join("lower");
+    fs::create_dir_all(lower.join("usr")).unwrap();
+    fs::write(lower.join("usr/file"), b"lower layer").unwrap();
+    std::os::unix::fs::symlink("../..", lower.join("up")).unwrap();
+    std::os::unix::fs::symlink(&outside, lower.join("abs")).unwrap();
     Sandbox {
         _dir: dir,
         root,
@@ -62,19 +68,31 @@ fn host_passwd() -> (u64, i64, u64) {
 
 #[test]
 fn hostile_corpus_never_touches_the_outside() {
-    for mode in [WhiteoutMode::Remove, WhiteoutMode::Overlay] {
-        let opts = ApplyOptions {
-            whiteouts: mode,
-            ..ApplyOptions::default()
-        };
+    for (mode, with_lower) in [
+        (WhiteoutMode::Remove, false),
+        (WhiteoutMode::Overlay, false),
+        (WhiteoutMode::Overlay, true),
+    ] {
         let names = corpus(Path::new("/x")).len();
         for i in 0..names {
             let sb = sandbox();
+            let opts = ApplyOptions {
+                whiteouts: mode,
+                lowers: if with_lower {
+                    vec![sb.root.join("lower")]
+                } else {
+                    Vec::new()
+                },
+                ..ApplyOptions::default()
+            };
             let case = corpus(&sb.outside).swap_remove(i);
             let before = outside_listing(&sb.root);
             let passwd = host_passwd();
             let result = apply_layer(&case.tar[..], &sb.target, &opts);
-            let what = format!("case {:?} in {mode:?} mode: {result:?}", case.name);
+            let what = format!(
+                "case {:?} in {mode:?} mode (lower: {with_lower}): {result:?}",
+                case.name
+            );
             assert_listings_equal(&before, &outside_listing(&sb.root), &what);
             assert_eq!(passwd, host_passwd(), "{what}");
             match (case.expect, &result) {

@@ -125,12 +125,25 @@ pub fn decompress<'a, R: Read + Send + 'a>(
 /// Opens a layer blob for reading: sniffs its magic bytes and decompresses
 /// accordingly. The returned codec is the one found in the bytes, which wins
 /// over whatever the media type declared (see the module doc).
+///
+/// The first bytes are read fully (up to 4, however the stream splits its
+/// reads) and put back in front of the stream.
 pub fn open_layer<'a, R: Read + Send + 'a>(
-    reader: R,
+    mut reader: R,
 ) -> io::Result<(Compression, Box<dyn Read + Send + 'a>)> {
-    let mut buffered = BufReader::with_capacity(128 * 1024, reader);
-    let found = Compression::sniff(&mut buffered)?;
-    Ok((found, decompress(buffered, found)?))
+    let mut head = [0u8; 4];
+    let mut filled = 0;
+    while filled < head.len() {
+        match reader.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let found = Compression::from_magic(&head[..filled]).unwrap_or(Compression::None);
+    let whole = io::Cursor::new(head).take(filled as u64).chain(reader);
+    Ok((found, decompress(whole, found)?))
 }
 
 #[cfg(test)]
@@ -215,6 +228,37 @@ mod tests {
         let mut out = Vec::new();
         r.read_to_end(&mut out).unwrap();
         assert_eq!(out, b"plain tar");
+    }
+
+    /// A reader that hands out one byte per read, like a slow network stream.
+    struct OneByte<'a>(&'a [u8]);
+
+    impl Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((b, rest)), Some(slot)) => {
+                    *slot = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn open_layer_sniffs_zstd_from_a_stream_of_one_byte_reads() {
+        let zst = zstd::encode_all(&b"slow"[..], 3).unwrap();
+        let (found, mut r) = open_layer(OneByte(&zst)).unwrap();
+        assert_eq!(found, Compression::Zstd);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"slow");
+        let (found, mut r) = open_layer(OneByte(b"ab")).unwrap();
+        assert_eq!(found, Compression::None);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"ab");
     }
 
     #[test]

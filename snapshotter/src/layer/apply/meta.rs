@@ -44,10 +44,14 @@ impl Meta {
     /// fraction is read here).
     pub fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta, String> {
         let header = entry.header();
-        let uid = header.uid().map_err(|e| format!("bad uid: {e}"))?;
-        let gid = header.gid().map_err(|e| format!("bad gid: {e}"))?;
-        let mode = header.mode().map_err(|e| format!("bad mode: {e}"))? & 0o7777;
-        let mtime = header.mtime().map_err(|e| format!("bad mtime: {e}"))?;
+        let raw = header.as_old();
+        let uid = blank_is_zero(&raw.uid, header.uid()).map_err(|e| format!("bad uid: {e}"))?;
+        let gid = blank_is_zero(&raw.gid, header.gid()).map_err(|e| format!("bad gid: {e}"))?;
+        let mode = blank_is_zero(&raw.mode, header.mode().map(u64::from))
+            .map_err(|e| format!("bad mode: {e}"))? as u32
+            & 0o7777;
+        let mtime =
+            blank_is_zero(&raw.mtime, header.mtime()).map_err(|e| format!("bad mtime: {e}"))?;
         let mut meta = Meta {
             uid: u32::try_from(uid).map_err(|_| format!("uid {uid} does not fit 32 bits"))?,
             gid: u32::try_from(gid).map_err(|_| format!("gid {gid} does not fit 32 bits"))?,
@@ -82,6 +86,16 @@ impl Meta {
 
     fn owner(&self) -> (Option<Uid>, Option<Gid>) {
         (Some(Uid::from_raw(self.uid)), Some(Gid::from_raw(self.gid)))
+    }
+}
+
+/// A numeric header field left blank (NULs or spaces) reads as 0, as Go's
+/// `archive/tar` (Docker, containerd) reads it; PAX overrides, applied by
+/// the tar crate to the parsed value, still win.
+fn blank_is_zero(field: &[u8], parsed: io::Result<u64>) -> io::Result<u64> {
+    match parsed {
+        Err(_) if field.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        other => other,
     }
 }
 

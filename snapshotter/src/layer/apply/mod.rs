@@ -12,7 +12,7 @@
 //! - **Parents** are resolved inside `target` with `openat2(RESOLVE_IN_ROOT)`:
 //!   a symlinked parent is *followed within the root* (`a -> /etc` then
 //!   `a/passwd` writes `target/etc/passwd`). Missing parents are created 0755.
-//!   The last component is never followed. See [`root`].
+//!   The last component is never followed. See `apply/root.rs`.
 //! - **Replacing**: an existing entry is removed first (a directory with its
 //!   whole tree), except that a directory over a directory merges and takes
 //!   the new owner/mode/xattrs.
@@ -27,11 +27,14 @@
 //!   whiteout naming `.`/`..`/nothing is an error.
 //! - **Metadata**: numeric uid/gid (when [`ApplyOptions::preserve_owner`]),
 //!   mode with setuid/setgid/sticky after chown, `SCHILY.xattr.*` (policy in
-//!   [`meta`]), mtime (PAX fractions kept; atime set to mtime); directory
+//!   `apply/meta.rs`), mtime (PAX fractions kept; atime set to mtime); directory
 //!   times are set at the end, after everything below them is written.
 //! - **Devices and fifos** are created with `mknodat`; a device we are not
 //!   allowed to create (`EPERM`, e.g. in a user namespace) is skipped and
 //!   counted in [`ApplyStats::devices_skipped`].
+//! - **Overlay stacks**: with [`ApplyOptions::lowers`], parents created
+//!   implicitly copy the lower layers' metadata and hardlinks to lower files
+//!   copy the file up first (see `apply/lower.rs`).
 //! - **Bounds**: the metadata read before each member (PAX records, GNU long
 //!   names, sparse maps) is capped by [`ApplyOptions::max_metadata_bytes`];
 //!   names are capped at 4096 bytes and components at 255.
@@ -41,6 +44,7 @@
 //! canonicalizes twice per entry (see `shared/DEPENDENCIES.md`).
 
 mod budget;
+mod lower;
 mod meta;
 mod name;
 mod root;
@@ -83,6 +87,12 @@ pub struct ApplyOptions {
     /// Most bytes of tar metadata (headers, PAX records, long names) allowed
     /// before one member. Default 1 MiB.
     pub max_metadata_bytes: u64,
+    /// The lower layers' directories, topmost first, when `target` is one
+    /// layer dir of an overlay stack (with [`WhiteoutMode::Overlay`]). Used
+    /// to give parent dirs the layer does not list their lower metadata, and
+    /// to copy up hardlink targets that live in a lower layer. Empty when
+    /// `target` already holds the lower content (the default).
+    pub lowers: Vec<PathBuf>,
 }
 
 impl Default for ApplyOptions {
@@ -91,6 +101,7 @@ impl Default for ApplyOptions {
             whiteouts: WhiteoutMode::Remove,
             preserve_owner: true,
             max_metadata_bytes: 1024 * 1024,
+            lowers: Vec::new(),
         }
     }
 }
@@ -141,8 +152,10 @@ pub enum ApplyError {
 }
 
 /// Applies the uncompressed tar stream `reader` onto the directory `target`.
-/// See the module doc for the exact semantics. On error, `target` holds a
-/// partial result and should be discarded.
+/// See the module doc for the exact semantics. The stream is read to its
+/// end, past the end-of-archive blocks, so a digesting or verifying reader
+/// sees all of it. On error, `target` holds a partial result and should be
+/// discarded.
 pub fn apply_layer(
     reader: impl Read,
     target: &Path,
@@ -186,5 +199,14 @@ pub fn apply_layer(
             source,
         })?;
     }
+    // Read the stream to its end: the padding after the end-of-archive
+    // blocks is part of the layer, so a digest computed while reading
+    // (diffID), a verifying content-store reader and a decompressor's
+    // trailer check all see every byte.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(|source| ApplyError::Read {
+        after: format!("{last} (after the end of the archive)"),
+        source,
+    })?;
     applier.finish()
 }

@@ -36,6 +36,8 @@ pub struct Root {
     /// `/proc/self/fd` form of the root's path, to turn an fd's link into a relative path.
     root_path: Vec<u8>,
     cache: HashMap<Vec<u8>, Rc<DirHandle>>,
+    /// Real paths of directories [`Root::ensure_dir`] created, until taken.
+    created: Vec<Vec<u8>>,
 }
 
 const CACHE_LIMIT: usize = 512;
@@ -59,6 +61,7 @@ impl Root {
             fd,
             root_path,
             cache: HashMap::new(),
+            created: Vec::new(),
         })
     }
 
@@ -106,7 +109,13 @@ impl Root {
         let (parent, last) = name::split(rel);
         let parent = self.ensure_dir_counting(parent, hops)?;
         match rustix::fs::mkdirat(&parent.fd, last, Mode::from_raw_mode(0o755)) {
-            Ok(()) => return self.dir(rel),
+            Ok(()) => {
+                self.created.push(name::join(&parent.real, last));
+                let made = self.dir(rel)?;
+                // Exactly 0755, whatever the process umask.
+                rustix::fs::fchmod(&made.fd, Mode::from_raw_mode(0o755))?;
+                return Ok(made);
+            }
             Err(rustix::io::Errno::EXIST) => {}
             Err(e) => return Err(e.into()),
         }
@@ -131,6 +140,12 @@ impl Root {
         self.dir(rel)
     }
 
+    /// Takes the list of directories created by [`Root::ensure_dir`] so far
+    /// (parents first).
+    pub fn take_created(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.created)
+    }
+
     /// Forgets every cached directory (after anything that could change where a name leads).
     pub fn invalidate(&mut self) {
         self.cache.clear();
@@ -139,8 +154,14 @@ impl Root {
     /// The real location of an open directory, relative to the root.
     fn relative(&self, fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
         let full = fd_path(fd)?;
+        // With the root at `/` itself, every path is inside it.
+        let prefix: &[u8] = if self.root_path == b"/" {
+            b""
+        } else {
+            &self.root_path
+        };
         let rest = full
-            .strip_prefix(self.root_path.as_slice())
+            .strip_prefix(prefix)
             .filter(|r| r.is_empty() || r.starts_with(b"/"))
             .ok_or_else(|| io::Error::other("directory resolved outside the layer root"))?;
         Ok(rest.strip_prefix(b"/").unwrap_or(rest).to_vec())

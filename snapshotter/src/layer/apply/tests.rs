@@ -9,15 +9,17 @@ use tar::{EntryType, Header};
 
 use super::*;
 
+mod whiteouts;
+
 /// Builds small layer tars member by member.
-struct Layer(tar::Builder<Vec<u8>>);
+pub(super) struct Layer(tar::Builder<Vec<u8>>);
 
 impl Layer {
-    fn new() -> Layer {
+    pub(super) fn new() -> Layer {
         Layer(tar::Builder::new(Vec::new()))
     }
 
-    fn header(kind: EntryType, mode: u32) -> Header {
+    pub(super) fn header(kind: EntryType, mode: u32) -> Header {
         let mut h = Header::new_gnu();
         h.set_entry_type(kind);
         h.set_mode(mode);
@@ -28,61 +30,58 @@ impl Layer {
         h
     }
 
-    fn file(mut self, path: &str, content: &[u8]) -> Layer {
+    pub(super) fn file(mut self, path: &str, content: &[u8]) -> Layer {
         let mut h = Self::header(EntryType::Regular, 0o644);
         h.set_size(content.len() as u64);
         self.0.append_data(&mut h, path, content).unwrap();
         self
     }
 
-    fn with_header(mut self, mut h: Header, path: &str, content: &[u8]) -> Layer {
+    pub(super) fn with_header(mut self, mut h: Header, path: &str, content: &[u8]) -> Layer {
         h.set_size(content.len() as u64);
         self.0.append_data(&mut h, path, content).unwrap();
         self
     }
 
-    fn dir(mut self, path: &str, mode: u32, mtime: u64) -> Layer {
+    pub(super) fn dir(mut self, path: &str, mode: u32, mtime: u64) -> Layer {
         let mut h = Self::header(EntryType::Directory, mode);
         h.set_mtime(mtime);
         self.0.append_data(&mut h, path, &[][..]).unwrap();
         self
     }
 
-    fn link(mut self, kind: EntryType, path: &str, target: &str) -> Layer {
+    pub(super) fn link(mut self, kind: EntryType, path: &str, target: &str) -> Layer {
         let mut h = Self::header(kind, 0o777);
         self.0.append_link(&mut h, path, target).unwrap();
         self
     }
 
-    fn whiteout(self, path: &str) -> Layer {
+    pub(super) fn whiteout(self, path: &str) -> Layer {
         self.file(path, b"")
     }
 
-    fn pax(mut self, records: &[(&str, &[u8])]) -> Layer {
+    pub(super) fn pax(mut self, records: &[(&str, &[u8])]) -> Layer {
         self.0
             .append_pax_extensions(records.iter().copied())
             .unwrap();
         self
     }
 
-    fn bytes(self) -> Vec<u8> {
+    pub(super) fn bytes(self) -> Vec<u8> {
         self.0.into_inner().unwrap()
     }
 }
 
-fn apply(target: &Path, layer: Layer) -> ApplyStats {
+pub(super) fn apply(target: &Path, layer: Layer) -> ApplyStats {
     apply_with(target, layer, &ApplyOptions::default()).unwrap()
 }
 
-fn apply_with(target: &Path, layer: Layer, opts: &ApplyOptions) -> Result<ApplyStats, ApplyError> {
+pub(super) fn apply_with(
+    target: &Path,
+    layer: Layer,
+    opts: &ApplyOptions,
+) -> Result<ApplyStats, ApplyError> {
     apply_layer(&layer.bytes()[..], target, opts)
-}
-
-fn overlay() -> ApplyOptions {
-    ApplyOptions {
-        whiteouts: WhiteoutMode::Overlay,
-        ..ApplyOptions::default()
-    }
 }
 
 #[test]
@@ -110,88 +109,6 @@ fn regular_file_gets_content_owner_mode_and_mtime() {
         fs::metadata(t.path().join("etc")).unwrap().mode() & 0o7777,
         0o755
     );
-}
-
-#[test]
-fn whiteout_removes_lower_file() {
-    let t = tempfile::tempdir().unwrap();
-    apply(
-        t.path(),
-        Layer::new().file("a/keep", b"1").file("a/gone", b"2"),
-    );
-    let stats = apply(t.path(), Layer::new().whiteout("a/.wh.gone"));
-    assert!(t.path().join("a/keep").exists());
-    assert!(!t.path().join("a/gone").exists());
-    assert!(!t.path().join("a/.wh.gone").exists());
-    assert_eq!(stats.whiteouts, 1);
-}
-
-#[test]
-fn whiteout_removes_lower_directory_tree() {
-    let t = tempfile::tempdir().unwrap();
-    apply(t.path(), Layer::new().file("d/x/y/z", b"1"));
-    apply(t.path(), Layer::new().whiteout(".wh.d"));
-    assert!(!t.path().join("d").exists());
-}
-
-#[test]
-fn whiteout_never_removes_same_layer_file() {
-    let t = tempfile::tempdir().unwrap();
-    apply(t.path(), Layer::new().file("f", b"lower"));
-    apply(t.path(), Layer::new().file("f", b"upper").whiteout(".wh.f"));
-    assert_eq!(fs::read(t.path().join("f")).unwrap(), b"upper");
-}
-
-#[test]
-fn whiteout_naming_dot_dot_is_rejected() {
-    let t = tempfile::tempdir().unwrap();
-    let err = apply_with(
-        t.path(),
-        Layer::new().whiteout("a/.wh.."),
-        &ApplyOptions::default(),
-    )
-    .unwrap_err();
-    assert!(matches!(err, ApplyError::Invalid { .. }), "{err}");
-}
-
-#[test]
-fn opaque_dir_clears_lower_but_keeps_same_layer_entries() {
-    for marker_first in [true, false] {
-        let t = tempfile::tempdir().unwrap();
-        apply(
-            t.path(),
-            Layer::new()
-                .file("d/lower", b"1")
-                .file("d/sub/lower", b"2")
-                .file("other", b"3"),
-        );
-        let layer = Layer::new().dir("d", 0o755, 1_600_000_000);
-        let layer = if marker_first {
-            layer
-                .whiteout("d/.wh..wh..opq")
-                .file("d/new", b"4")
-                .file("d/sub/new", b"5")
-        } else {
-            layer
-                .file("d/new", b"4")
-                .file("d/sub/new", b"5")
-                .whiteout("d/.wh..wh..opq")
-        };
-        let stats = apply(t.path(), layer);
-        assert_eq!(stats.opaque_dirs, 1);
-        assert!(
-            !t.path().join("d/lower").exists(),
-            "marker_first={marker_first}"
-        );
-        assert!(
-            !t.path().join("d/sub/lower").exists(),
-            "marker_first={marker_first}"
-        );
-        assert!(t.path().join("d/new").exists());
-        assert!(t.path().join("d/sub/new").exists());
-        assert!(t.path().join("other").exists());
-        assert!(!t.path().join("d/.wh..wh..opq").exists());
-    }
 }
 
 #[test]
@@ -391,42 +308,6 @@ fn root_entry_is_ignored_and_root_metadata_kept() {
 }
 
 #[test]
-fn overlay_mode_emits_0_0_char_devices_and_opaque_xattr() {
-    let t = tempfile::tempdir().unwrap();
-    let stats = apply_with(
-        t.path(),
-        Layer::new()
-            .dir("d", 0o755, 1)
-            .whiteout("d/.wh..wh..opq")
-            .file("d/new", b"1")
-            .whiteout("etc/.wh.motd"),
-        &overlay(),
-    )
-    .unwrap();
-    let md = fs::symlink_metadata(t.path().join("etc/motd")).unwrap();
-    assert!(md.file_type().is_char_device());
-    assert_eq!(md.rdev(), 0);
-    let mut buf = [0u8; 8];
-    let n = rustix::fs::lgetxattr(t.path().join("d"), "trusted.overlay.opaque", &mut buf).unwrap();
-    assert_eq!(&buf[..n], b"y");
-    assert!(t.path().join("d/new").exists());
-    assert!(!t.path().join("d/.wh..wh..opq").exists());
-    assert_eq!((stats.whiteouts, stats.opaque_dirs), (1, 1));
-}
-
-#[test]
-fn overlay_mode_whiteout_leaves_same_layer_file_alone() {
-    let t = tempfile::tempdir().unwrap();
-    apply_with(
-        t.path(),
-        Layer::new().file("f", b"mine").whiteout(".wh.f"),
-        &overlay(),
-    )
-    .unwrap();
-    assert_eq!(fs::read(t.path().join("f")).unwrap(), b"mine");
-}
-
-#[test]
 fn missing_hardlink_target_error_names_the_member() {
     let t = tempfile::tempdir().unwrap();
     let err = apply_with(
@@ -445,4 +326,101 @@ fn truncated_stream_is_a_read_error() {
     let bytes = Layer::new().file("a", &[7u8; 4000]).bytes();
     let err = apply_layer(&bytes[..1500], t.path(), &ApplyOptions::default()).unwrap_err();
     assert!(matches!(err, ApplyError::Read { .. }), "{err}");
+}
+
+#[test]
+fn member_below_a_file_is_an_error_naming_path_and_operation() {
+    let t = tempfile::tempdir().unwrap();
+    let err = apply_with(
+        t.path(),
+        Layer::new().file("a", b"1").file("a/b", b"2"),
+        &ApplyOptions::default(),
+    )
+    .unwrap_err();
+    match &err {
+        ApplyError::Entry { path, op, .. } => {
+            assert_eq!((path.as_str(), *op), ("a/b", "resolve parent directory"))
+        }
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[test]
+fn many_members_reuse_cached_parents_and_all_land() {
+    let t = tempfile::tempdir().unwrap();
+    let mut layer = Layer::new();
+    for i in 0..2000 {
+        layer = layer.file(&format!("d{}/e{}/f{i}", i % 10, i % 3), b"x");
+    }
+    let stats = apply(t.path(), layer);
+    assert_eq!(stats.files, 2000);
+    assert!(t.path().join("d9/e1/f1999").exists());
+    assert!(t.path().join("d0/e0/f0").exists());
+}
+
+#[test]
+fn file_capability_xattr_survives_the_chown() {
+    // VFS_CAP_REVISION_2 with the effective flag; permitted = CAP_NET_RAW (13).
+    let mut cap = Vec::new();
+    cap.extend_from_slice(&0x0200_0001u32.to_le_bytes());
+    cap.extend_from_slice(&(1u32 << 13).to_le_bytes());
+    cap.extend_from_slice(&[0u8; 12]);
+    let mut h = Layer::header(EntryType::Regular, 0o755);
+    h.set_uid(1000);
+    h.set_gid(1000);
+    let t = tempfile::tempdir().unwrap();
+    let layer = Layer::new()
+        .pax(&[("SCHILY.xattr.security.capability", &cap)])
+        .with_header(h, "bin/ping", b"elf");
+    let stats = apply(t.path(), layer);
+    assert_eq!(stats.xattrs_skipped, 0);
+    let mut buf = [0u8; 64];
+    let n =
+        rustix::fs::lgetxattr(t.path().join("bin/ping"), "security.capability", &mut buf).unwrap();
+    assert_eq!(&buf[..n], &cap[..]);
+    assert_eq!(fs::metadata(t.path().join("bin/ping")).unwrap().uid(), 1000);
+}
+
+/// Reads like its inner reader, then fails at the end, as a content-store
+/// reader does when the digest does not match.
+struct FailsAtEnd<'a>(&'a [u8]);
+
+impl std::io::Read for FailsAtEnd<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 if !buf.is_empty() => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "digest mismatch",
+            )),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn stream_is_read_to_its_end_so_verification_errors_surface() {
+    let mut bytes = Layer::new().file("a", b"1").bytes();
+    bytes.extend_from_slice(&[0u8; 8192]); // record padding, as GNU tar writes
+    let t = tempfile::tempdir().unwrap();
+    let err = apply_layer(FailsAtEnd(&bytes), t.path(), &ApplyOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("digest mismatch"), "{err}");
+    let mut digester = crate::digest::Digester::new();
+    let mut tee = TeeToDigester(&bytes[..], &mut digester);
+    apply_layer(
+        &mut tee,
+        tempfile::tempdir().unwrap().path(),
+        &ApplyOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(digester.len(), bytes.len() as u64);
+}
+
+struct TeeToDigester<'a, 'd>(&'a [u8], &'d mut crate::digest::Digester);
+
+impl std::io::Read for TeeToDigester<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        self.1.update(&buf[..n]);
+        Ok(n)
+    }
 }

@@ -4,12 +4,15 @@
 //! A whiteout hides lower content only. What this layer itself wrote (the
 //! `this_layer` set of real paths) is kept whatever the member order:
 //! - `Remove` mode deletes `NAME` unless this layer wrote it; if this layer
-//!   wrote something *below* it, only the lower parts are deleted. An opaque
+//!   wrote `NAME` as a directory or something *below* it, only the lower
+//!   parts are deleted. An opaque
 //!   marker deletes every child of `DIR` this layer did not write, and
 //!   descends into the directories it did write or merge.
 //! - `Overlay` modes write the overlayfs form: a 0/0 char device `NAME`
-//!   (skipped if this layer has something at `NAME`), and the xattr
-//!   `trusted.overlay.opaque=y` (or `user.overlay.opaque=y`) on `DIR`.
+//!   (if this layer has a file at `NAME` it stays; a directory is made
+//!   opaque instead), and the xattr `trusted.overlay.opaque=y` (or
+//!   `user.overlay.opaque=y`) on `DIR`. A directory member replacing a
+//!   whiteout device of the same layer is made opaque too (see `write.rs`).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -65,15 +68,13 @@ impl Applier<'_> {
             Err(e) => return Err(op_err(shown, "resolve whiteout directory")(e)),
         };
         let real = name::join(&dir.real, hidden);
-        if self.this_layer.contains(&real) {
+        let Some(st) = root::lstat_at(dir.fd.as_fd(), hidden)
+            .map_err(op_err(shown, "lstat whiteout target"))?
+        else {
             return Ok(());
-        }
-        if self.has_layer_descendants(&real) {
-            let Some(st) = root::lstat_at(dir.fd.as_fd(), hidden)
-                .map_err(op_err(shown, "lstat whiteout target"))?
-            else {
-                return Ok(());
-            };
+        };
+        if self.this_layer.contains(&real) || self.has_layer_descendants(&real) {
+            // Keep what this layer wrote; a directory loses its lower content.
             if root::file_type(&st) == FileType::Directory {
                 let child = root::open_child_dir(dir.fd.as_fd(), hidden)
                     .map_err(op_err(shown, "open whiteout target"))?;
@@ -95,16 +96,19 @@ impl Applier<'_> {
         meta: &Meta,
         shown: &str,
     ) -> Result<(), ApplyError> {
-        let dir = self
-            .root
-            .ensure_dir(parent)
-            .map_err(op_err(shown, "resolve whiteout directory"))?;
+        let dir = self.parent_dir(parent, shown)?;
         let fd = dir.fd.as_fd();
-        if root::lstat_at(fd, hidden)
-            .map_err(op_err(shown, "lstat whiteout target"))?
-            .is_some()
+        if let Some(st) =
+            root::lstat_at(fd, hidden).map_err(op_err(shown, "lstat whiteout target"))?
         {
-            // Only this layer's content can be here: a whiteout never hides it.
+            // Only this layer's content can be here: a whiteout never hides
+            // it, but a directory of this layer must stop showing the lower one.
+            if root::file_type(&st) == FileType::Directory {
+                let child = root::open_child_dir(fd, hidden)
+                    .map_err(op_err(shown, "open whiteout target"))?;
+                self.set_opaque(child.as_fd())
+                    .map_err(op_err(shown, "set opaque xattr"))?;
+            }
             return Ok(());
         }
         rustix::fs::mknodat(
@@ -153,21 +157,28 @@ impl Applier<'_> {
                 self.root.invalidate();
             }
             WhiteoutMode::Overlay | WhiteoutMode::OverlayUserXattr => {
-                let xattr: &str = if self.opts.whiteouts == WhiteoutMode::Overlay {
-                    "trusted.overlay.opaque"
-                } else {
-                    "user.overlay.opaque"
-                };
-                let dir = self
-                    .root
-                    .ensure_dir(parent)
-                    .map_err(op_err(shown, "resolve opaque directory"))?;
-                rustix::fs::fsetxattr(dir.fd.as_fd(), xattr, b"y", XattrFlags::empty())
-                    .map_err(|e| op_err(shown, "set opaque xattr")(e.into()))?;
+                let dir = self.parent_dir(parent, shown)?;
+                self.set_opaque(dir.fd.as_fd())
+                    .map_err(op_err(shown, "set opaque xattr"))?;
             }
         }
         self.stats.opaque_dirs += 1;
         Ok(())
+    }
+
+    /// Marks a directory opaque for overlayfs, with the xattr of the mode.
+    pub(super) fn set_opaque(&self, dir: BorrowedFd<'_>) -> io::Result<()> {
+        let xattr = if self.opts.whiteouts == WhiteoutMode::OverlayUserXattr {
+            "user.overlay.opaque"
+        } else {
+            "trusted.overlay.opaque"
+        };
+        Ok(rustix::fs::fsetxattr(
+            dir,
+            xattr,
+            b"y",
+            XattrFlags::empty(),
+        )?)
     }
 
     /// Removes everything below the open directory `dir` (real path `real`)

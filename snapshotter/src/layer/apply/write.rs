@@ -7,14 +7,16 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
+use std::rc::Rc;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec};
 use tar::EntryType;
 
+use super::lower::{self, Lowers};
 use super::meta::{self, Meta, MetaError, Node};
 use super::name;
-use super::root::{self, Root};
-use super::{ApplyError, ApplyOptions, ApplyStats};
+use super::root::{self, DirHandle, Root};
+use super::{ApplyError, ApplyOptions, ApplyStats, WhiteoutMode};
 
 const COPY_BUFFER: usize = 256 * 1024;
 
@@ -26,6 +28,7 @@ pub struct Applier<'o> {
     /// Real (symlink-resolved) root-relative paths this layer created or
     /// changed: whiteouts never touch them.
     pub(super) this_layer: BTreeSet<Vec<u8>>,
+    lowers: Lowers,
     /// Directory times to set at the end, by real path; later members win.
     dir_times: Vec<(Vec<u8>, Timespec)>,
     buf: Vec<u8>,
@@ -64,8 +67,13 @@ impl<'o> Applier<'o> {
             path: target.to_path_buf(),
             source,
         })?;
+        let lowers = Lowers::open(&opts.lowers).map_err(|source| ApplyError::Target {
+            path: opts.lowers.first().cloned().unwrap_or_default(),
+            source,
+        })?;
         Ok(Applier {
             root,
+            lowers,
             opts,
             stats: ApplyStats::default(),
             this_layer: BTreeSet::new(),
@@ -93,15 +101,11 @@ impl<'o> Applier<'o> {
             kind = EntryType::Directory;
         }
         let (parent, last) = name::split(&path);
+        let meta = Meta::read(entry).map_err(|r| invalid(shown, r))?;
         if last.starts_with(name::WHITEOUT_PREFIX) {
-            let meta = Meta::read(entry).map_err(|r| invalid(shown, r))?;
             return self.whiteout(parent, last, &meta, shown);
         }
-        let meta = Meta::read(entry).map_err(|r| invalid(shown, r))?;
-        let dir = self
-            .root
-            .ensure_dir(parent)
-            .map_err(op_err(shown, "resolve parent directory"))?;
+        let dir = self.parent_dir(parent, shown)?;
         let real = name::join(&dir.real, last);
         let fd = dir.fd.as_fd();
         match kind {
@@ -126,6 +130,41 @@ impl<'o> Applier<'o> {
         }
         self.this_layer.insert(real);
         Ok(())
+    }
+
+    /// The directory `rel`, created (with its parents) if missing; created
+    /// directories take their metadata from the lower layers, if any.
+    pub(super) fn parent_dir(
+        &mut self,
+        rel: &[u8],
+        shown: &str,
+    ) -> Result<Rc<DirHandle>, ApplyError> {
+        let dir = self
+            .root
+            .ensure_dir(rel)
+            .map_err(op_err(shown, "resolve parent directory"))?;
+        let created = self.root.take_created();
+        if self.lowers.is_empty() {
+            return Ok(dir);
+        }
+        for real in created {
+            let found = self
+                .lowers
+                .find(&real)
+                .map_err(op_err(shown, "look up parent in lower layers"))?;
+            let Some(entry) = found.filter(|e| root::file_type(&e.stat) == FileType::Directory)
+            else {
+                continue;
+            };
+            let made = self
+                .root
+                .dir(&real)
+                .map_err(op_err(shown, "open created parent"))?;
+            let mtime = lower::copy_dir_meta(made.fd.as_fd(), &entry.stat)
+                .map_err(op_err(shown, "copy parent metadata from lower layer"))?;
+            self.dir_times.push((real, mtime));
+        }
+        Ok(dir)
     }
 
     /// Makes room for a new `name` in `dir`: removes what is there (a
@@ -211,9 +250,18 @@ impl<'o> Applier<'o> {
         shown: &str,
     ) -> Result<(), ApplyError> {
         let mode = Mode::from_raw_mode(0o700);
+        let mut replaces_whiteout = false;
         match rustix::fs::mkdirat(dir, last, mode) {
             Ok(()) => {}
             Err(rustix::io::Errno::EXIST) => {
+                // In overlay mode, `.wh.d` then `d/` in one layer means a
+                // fresh `d`: it must hide the lower `d`, so it becomes opaque.
+                replaces_whiteout = self.opts.whiteouts != WhiteoutMode::Remove
+                    && root::lstat_at(dir, last)
+                        .map_err(op_err(shown, "lstat existing entry"))?
+                        .is_some_and(|st| {
+                            root::file_type(&st) == FileType::CharacterDevice && st.st_rdev == 0
+                        });
                 if !self.clear_place(dir, last, true, shown)? {
                     rustix::fs::mkdirat(dir, last, mode)
                         .map_err(|e| op_err(shown, "create directory")(e.into()))?;
@@ -222,6 +270,10 @@ impl<'o> Applier<'o> {
             Err(e) => return Err(op_err(shown, "create directory")(e.into())),
         }
         let fd = root::open_child_dir(dir, last).map_err(op_err(shown, "open directory"))?;
+        if replaces_whiteout {
+            self.set_opaque(fd.as_fd())
+                .map_err(op_err(shown, "set opaque xattr"))?;
+        }
         self.stats.xattrs_skipped +=
             meta::apply(Node::Fd(fd.as_fd()), meta, self.opts.preserve_owner, false)
                 .map_err(meta_err(shown))?;
@@ -273,18 +325,22 @@ impl<'o> Applier<'o> {
             return Err(invalid(shown, "hardlink to the layer root"));
         }
         let (tparent, tlast) = name::split(&target);
-        let tdir = self
-            .root
-            .dir(tparent)
-            .map_err(op_err(shown, "resolve hardlink target directory"))?;
-        let tstat = root::lstat_at(tdir.fd.as_fd(), tlast)
-            .map_err(op_err(shown, "lstat hardlink target"))?
-            .ok_or_else(|| {
+        let found = match self.root.dir(tparent) {
+            Ok(tdir) => root::lstat_at(tdir.fd.as_fd(), tlast)
+                .map_err(op_err(shown, "lstat hardlink target"))?
+                .map(|st| (tdir, st)),
+            Err(e) if is_missing(&e) => None,
+            Err(e) => return Err(op_err(shown, "resolve hardlink target directory")(e)),
+        };
+        let (tdir, tstat) = match found {
+            Some(found) => found,
+            None => self.copy_up_link_target(&target, shown)?.ok_or_else(|| {
                 invalid(
                     shown,
                     format!("hardlink target {:?} does not exist", name::display(&raw)),
                 )
-            })?;
+            })?,
+        };
         if root::file_type(&tstat) == FileType::Directory {
             return Err(invalid(shown, "hardlink to a directory"));
         }
@@ -357,6 +413,36 @@ impl<'o> Applier<'o> {
         Ok(())
     }
 
+    /// Copies a lower-layer hardlink target up into `target` (overlay
+    /// stacks, see [`lower`]); `None` when no lower has it.
+    fn copy_up_link_target(
+        &mut self,
+        target: &[u8],
+        shown: &str,
+    ) -> Result<Option<(Rc<DirHandle>, rustix::fs::Stat)>, ApplyError> {
+        if self.lowers.is_empty() {
+            return Ok(None);
+        }
+        let (tparent, tlast) = name::split(target);
+        let Some(entry) = self
+            .lowers
+            .find(target)
+            .map_err(op_err(shown, "look up hardlink target in lower layers"))?
+        else {
+            return Ok(None);
+        };
+        if root::file_type(&entry.stat) == FileType::Directory {
+            return Err(invalid(shown, "hardlink to a directory"));
+        }
+        let tdir = self.parent_dir(tparent, shown)?;
+        lower::copy_up(&entry, tlast, tdir.fd.as_fd())
+            .map_err(op_err(shown, "copy up hardlink target"))?;
+        let st = root::lstat_at(tdir.fd.as_fd(), tlast)
+            .map_err(op_err(shown, "lstat hardlink target"))?
+            .ok_or_else(|| invalid(shown, "copied-up hardlink target vanished"))?;
+        Ok(Some((tdir, st)))
+    }
+
     /// Sets the deferred directory times and returns the stats.
     pub fn finish(mut self) -> Result<ApplyStats, ApplyError> {
         let times = std::mem::take(&mut self.dir_times);
@@ -379,6 +465,10 @@ impl<'o> Applier<'o> {
         }
         Ok(self.stats)
     }
+}
+
+fn is_missing(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(c) if c == rustix::io::Errno::NOENT.raw_os_error() || c == rustix::io::Errno::NOTDIR.raw_os_error())
 }
 
 /// The link target of a symlink or hardlink member.
