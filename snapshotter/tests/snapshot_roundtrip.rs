@@ -49,13 +49,15 @@ fn layer_from_tree(w: &World, tree: &Path, encoding: Encoding) -> LayerBlob {
     .unwrap()
 }
 
-/// Unpacks a stored layer into the snapshot store in overlay form.
-fn unpack(w: &World, blob: &LayerBlob) -> PathBuf {
+/// Unpacks a stored layer into the snapshot store in overlay form, over
+/// `chain` (the dirs of the layers below it, bottom first).
+fn unpack(w: &World, blob: &LayerBlob, chain: &[PathBuf]) -> PathBuf {
     w.snapshots
         .ensure_layer(&blob.diff_id, |dir| {
             let (_, tar) = open_layer(w.content.open_blob(&blob.digest).unwrap())?;
             let opts = ApplyOptions {
                 whiteouts: WhiteoutMode::Overlay,
+                lowers: chain.iter().rev().cloned().collect(),
                 ..ApplyOptions::default()
             };
             apply_layer(tar, dir, &opts).map_err(std::io::Error::other)?;
@@ -158,7 +160,8 @@ fn listing_in_seconds(root: &Path) -> Vec<EntryInfo> {
 fn round_trip(driver: Driver) {
     let w = world();
     let (l1, l2) = base_layers(&w);
-    let chain = [unpack(&w, &l1), unpack(&w, &l2)];
+    let bottom = unpack(&w, &l1, &[]);
+    let chain = [bottom.clone(), unpack(&w, &l2, &[bottom])];
     let snap = w.snapshots.prepare(&chain, driver).unwrap();
     run_step(snap.root());
     let merged = listing_in_seconds(snap.root());
@@ -184,7 +187,7 @@ fn round_trip(driver: Driver) {
 
     // The same layer, unpacked in overlay form and mounted over the chain,
     // shows the same tree again.
-    let l3 = unpack(&w, &new);
+    let l3 = unpack(&w, &new, &chain);
     let view = w
         .snapshots
         .view(&[chain[0].clone(), chain[1].clone(), l3], Driver::Overlay)
@@ -209,7 +212,8 @@ fn native_changes_kept_as_the_layer_mount_like_the_layer_they_exported() {
 fn kept_layer(driver: Driver) {
     let w = world();
     let (l1, l2) = base_layers(&w);
-    let chain = [unpack(&w, &l1), unpack(&w, &l2)];
+    let bottom = unpack(&w, &l1, &[]);
+    let chain = [bottom.clone(), unpack(&w, &l2, &[bottom])];
     let snap = w.snapshots.prepare(&chain, driver).unwrap();
     run_step(snap.root());
     // A sandbox mount-point stub and a socket: neither belongs in the layer.
@@ -268,7 +272,7 @@ fn read_only_view_does_not_become_a_layer() {
     let (l1, _) = base_layers(&w);
     let view = w
         .snapshots
-        .view(&[unpack(&w, &l1)], Driver::Overlay)
+        .view(&[unpack(&w, &l1, &[])], Driver::Overlay)
         .unwrap();
     let id = hoist_snapshotter::digest::Digest::of(b"whatever");
     assert_eq!(view.into_layer(&w.snapshots, &id, &[]).unwrap(), None);
