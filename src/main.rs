@@ -27,6 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
+    /// Build an image from a Dockerfile (flags of `docker buildx build`)
+    Build(commands::build::BuildArgs),
     /// Print a Dockerfile's parse tree
     Parse(commands::parse::ParseArgs),
     /// List the stages a Dockerfile can build
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     interrupt::install();
     let result = match &cli.command {
+        Commands::Build(args) => commands::build_run::run(args),
         Commands::Parse(args) => commands::parse::run(args),
         Commands::Targets(args) => commands::outline::run_targets(args),
         Commands::Outline(args) => commands::outline::run_outline(args),

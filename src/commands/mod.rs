@@ -2,6 +2,7 @@
 //! parsing the Dockerfile ([`dockerfile`]) and writing to stdout.
 
 pub mod build;
+pub mod build_run;
 pub mod dockerfile;
 pub mod graph;
 pub mod outline;

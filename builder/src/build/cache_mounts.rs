@@ -36,7 +36,9 @@ pub fn acquire(
     seed: Option<&Path>,
 ) -> Result<CacheMount, StepError> {
     let name = hex::encode(Sha256::digest(id.as_bytes()));
-    let io = |op: &str, p: &Path, e: std::io::Error| StepError::msg(format!("cache mount {id:?}: {op} {}: {e}", p.display()));
+    let io = |op: &str, p: &Path, e: std::io::Error| {
+        StepError::msg(format!("cache mount {id:?}: {op} {}: {e}", p.display()))
+    };
     fs::create_dir_all(base).map_err(|e| io("create", base, e))?;
     let open_lock = |n: usize| -> Result<File, StepError> {
         let p = base.join(format!("{name}.{n}.lock"));
@@ -66,7 +68,11 @@ pub fn acquire(
             }
         }
     };
-    let dir = base.join(if instance == 0 { name.clone() } else { format!("{name}-{instance}") });
+    let dir = base.join(if instance == 0 {
+        name.clone()
+    } else {
+        format!("{name}-{instance}")
+    });
     if !dir.is_dir() {
         let tmp = base.join(format!(".new-{name}-{instance}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
@@ -74,7 +80,8 @@ pub fn acquire(
         if let Some(seed) = seed {
             copy_tree(seed, &tmp).map_err(|e| io("seed from", seed, e))?;
         }
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).map_err(|e| io("chmod", &tmp, e))?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
+            .map_err(|e| io("chmod", &tmp, e))?;
         std::os::unix::fs::chown(&tmp, Some(uid), Some(gid)).map_err(|e| io("chown", &tmp, e))?;
         if fs::rename(&tmp, &dir).is_err() {
             // Another process created it first: use theirs.
@@ -110,10 +117,28 @@ mod tests {
     #[test]
     fn cache_dir_persists_and_is_created_with_mode_and_owner() {
         let d = tempfile::tempdir().unwrap();
-        let a = acquire(d.path(), "/root/.cache", CacheSharing::Shared, 0o700, 5, 6, None).unwrap();
+        let a = acquire(
+            d.path(),
+            "/root/.cache",
+            CacheSharing::Shared,
+            0o700,
+            5,
+            6,
+            None,
+        )
+        .unwrap();
         fs::write(a.dir.join("x"), "1").unwrap();
         drop(a);
-        let b = acquire(d.path(), "/root/.cache", CacheSharing::Shared, 0o755, 0, 0, None).unwrap();
+        let b = acquire(
+            d.path(),
+            "/root/.cache",
+            CacheSharing::Shared,
+            0o755,
+            0,
+            0,
+            None,
+        )
+        .unwrap();
         assert_eq!(fs::read_to_string(b.dir.join("x")).unwrap(), "1");
         use std::os::unix::fs::MetadataExt;
         let m = fs::metadata(&b.dir).unwrap();
@@ -153,7 +178,16 @@ mod tests {
         let seed = d.path().join("seed");
         fs::create_dir_all(seed.join("sub")).unwrap();
         fs::write(seed.join("sub/f"), "s").unwrap();
-        let m = acquire(&d.path().join("c"), "x", CacheSharing::Shared, 0o755, 0, 0, Some(&seed)).unwrap();
+        let m = acquire(
+            &d.path().join("c"),
+            "x",
+            CacheSharing::Shared,
+            0o755,
+            0,
+            0,
+            Some(&seed),
+        )
+        .unwrap();
         assert_eq!(fs::read_to_string(m.dir.join("sub/f")).unwrap(), "s");
     }
 }

@@ -22,7 +22,10 @@ pub fn run_file(
     inputs: &[Arc<VertexResult>],
     key: &CacheKey,
 ) -> Result<Vec<LayerRef>, StepError> {
-    let base = inputs.first().map(|r| r.layers().to_vec()).unwrap_or_default();
+    let base = inputs
+        .first()
+        .map(|r| r.layers().to_vec())
+        .unwrap_or_default();
     let chain = materialize(state, &base)?;
     let snap = state
         .snapshots
@@ -45,7 +48,8 @@ pub fn run_file(
                 owner,
             } => {
                 let owner = owner_of(&root, owner.as_deref())?;
-                fileop::mkdir(&root, path, *mode, *make_parents, owner, now).map_err(StepError::other)?;
+                fileop::mkdir(&root, path, *mode, *make_parents, owner, now)
+                    .map_err(StepError::other)?;
             }
             FileAction::Mkfile {
                 path,
@@ -54,7 +58,8 @@ pub fn run_file(
                 owner,
             } => {
                 let owner = owner_of(&root, owner.as_deref())?;
-                fileop::mkfile(&root, path, *mode, data.as_bytes(), owner, now).map_err(StepError::other)?;
+                fileop::mkfile(&root, path, *mode, data.as_bytes(), owner, now)
+                    .map_err(StepError::other)?;
             }
             FileAction::Rm {
                 path,
@@ -73,7 +78,10 @@ fn owner_of(root: &std::path::Path, user: Option<&str>) -> Result<Owner, StepErr
         None | Some("") => Ok(Owner { uid: 0, gid: 0 }),
         Some(u) => {
             let r = crate::exec::user::resolve(root, u).map_err(StepError::other)?;
-            Ok(Owner { uid: r.uid, gid: r.gid })
+            Ok(Owner {
+                uid: r.uid,
+                gid: r.gid,
+            })
         }
     }
 }
@@ -89,7 +97,10 @@ fn copy(
         .get(c.input)
         .ok_or_else(|| StepError::msg("internal error: copy from a missing input"))?;
     let (kind, ignore) = match &input.kind {
-        ResultKind::Context { name } => (SourceKind::Context, Some(state.context(name)?.patterns().clone())),
+        ResultKind::Context { name } => (
+            SourceKind::Context,
+            Some(state.context(name)?.patterns().clone()),
+        ),
         ResultKind::Fs(_) => (SourceKind::Filesystem, None),
     };
     let src_root = input_dir(state, inputs, c.input, true, views)?;
@@ -130,7 +141,9 @@ pub fn context_checksum(
 ) -> Result<Option<String>, StepError> {
     let mut parts = Vec::new();
     for action in &op.actions {
-        let FileAction::Copy(c) = action else { continue };
+        let FileAction::Copy(c) = action else {
+            continue;
+        };
         let Some(ResultKind::Context { name }) = inputs.get(c.input).map(|r| &r.kind) else {
             continue;
         };
@@ -144,7 +157,12 @@ pub fn context_checksum(
             ignore_mode: c.chmod.is_some(),
         };
         for source in &c.sources {
-            let sel = ctx.select(source, &SelectOptions { exclude: exclude.clone() });
+            let sel = ctx.select(
+                source,
+                &SelectOptions {
+                    exclude: exclude.clone(),
+                },
+            );
             let sum = match sel {
                 Ok(sel) => ctx.checksum(&sel, &opts).map_err(StepError::other)?,
                 // A wildcard matching nothing copies nothing (BuildKit).

@@ -23,7 +23,11 @@ pub fn materialize(state: &BuildState, layers: &[LayerRef]) -> Result<Vec<PathBu
     Ok(dirs)
 }
 
-fn materialize_one(state: &BuildState, layer: &LayerRef, below: &[PathBuf]) -> Result<PathBuf, StepError> {
+fn materialize_one(
+    state: &BuildState,
+    layer: &LayerRef,
+    below: &[PathBuf],
+) -> Result<PathBuf, StepError> {
     if state.snapshots.has_layer(&layer.id) {
         return Ok(state.snapshots.layer_path(&layer.id));
     }
@@ -36,16 +40,19 @@ fn materialize_one(state: &BuildState, layer: &LayerRef, below: &[PathBuf]) -> R
     let content = state.content.clone();
     state
         .snapshots
-        .ensure_layer(&layer.id, |dir| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-            let reader = content.open_blob(&blob.digest)?;
-            let (_, tar) = open_layer(reader)?;
-            let opts = ApplyOptions {
-                whiteouts: WhiteoutMode::Overlay,
-                lowers: below.iter().rev().cloned().collect(),
-                ..ApplyOptions::default()
-            };
-            apply_layer(tar, dir, &opts)?;
-            Ok(())
-        })
+        .ensure_layer(
+            &layer.id,
+            |dir| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+                let reader = content.open_blob(&blob.digest)?;
+                let (_, tar) = open_layer(reader)?;
+                let opts = ApplyOptions {
+                    whiteouts: WhiteoutMode::Overlay,
+                    lowers: below.iter().rev().cloned().collect(),
+                    ..ApplyOptions::default()
+                };
+                apply_layer(tar, dir, &opts)?;
+                Ok(())
+            },
+        )
         .map_err(StepError::other)
 }

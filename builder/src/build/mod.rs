@@ -2,6 +2,9 @@
 //! build graph its meaning (sources, RUN in the sandbox, file ops) on top of
 //! the snapshot store, the content store and the cache records.
 //!
+//! - [`entry`]: one whole build, from request to exported result.
+//! - [`resolve`]: base images for the conversion step.
+//! - [`export_fs`]: `type=local` and `type=tar` outputs.
 //! - [`state`]: what one build shares between its tasks.
 //! - [`runner`]: per-vertex dispatch, cache lookups, progress events.
 //! - [`run_step`] / [`file_step`]: RUN and COPY/ADD/mkdir steps.
@@ -10,15 +13,19 @@
 //! - [`result`]: vertex results and cache records.
 
 pub mod cache_mounts;
+pub mod entry;
 pub mod error;
+pub mod export_fs;
 pub mod file_step;
 pub mod layers;
+pub mod resolve;
 pub mod result;
 pub mod run_step;
 pub mod runner;
 pub mod state;
 
+pub use entry::{BuildEnv, BuildOutcome, build};
 pub use error::{BuildError, StepError};
 pub use result::{LayerRef, ResultKind, VertexResult};
 pub use runner::StepRunner;
-pub use state::{BuildState, SecretSource, SolveOptions};
+pub use state::{BuildState, SolveOptions};

@@ -20,9 +20,10 @@ use super::cache_mounts::{self, CacheMount};
 use super::error::StepError;
 use super::layers::materialize;
 use super::result::{LayerRef, ResultKind, VertexResult};
-use super::state::{BuildState, SecretSource};
+use super::state::BuildState;
 use crate::exec::{self, CancelToken, ExitStatus, MountSpec, RunSpec, Stream};
 use crate::progress::{self, Event};
+use crate::request::SecretSource;
 use crate::solver::cache::CacheKey;
 
 /// Lines of output kept to show with a failure.
@@ -45,7 +46,10 @@ pub fn run_exec(
     key: &CacheKey,
     cancel: &CancelToken,
 ) -> Result<Vec<LayerRef>, StepError> {
-    let base = inputs.first().map(|r| r.layers().to_vec()).unwrap_or_default();
+    let base = inputs
+        .first()
+        .map(|r| r.layers().to_vec())
+        .unwrap_or_default();
     let chain = materialize(state, &base)?;
     let snap = state
         .snapshots
@@ -56,6 +60,10 @@ pub fn run_exec(
     let mut env = op.env.clone();
     let mounts = resolve_mounts(state, op, inputs, &mut guards, &mut env)?;
     let user = exec::user::resolve(&rootfs, &op.user).map_err(StepError::other)?;
+    // Like runc: HOME comes from the user's passwd entry unless the image sets it.
+    if !env.iter().any(|kv| kv.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user.home));
+    }
     let network = match op.network {
         Network::None => exec::Network::None,
         Network::Host => exec::Network::Host,
@@ -167,7 +175,8 @@ fn resolve_mounts(
         match &m.kind {
             MountKind::Bind { input, source } => {
                 let source_dir = input_dir(state, inputs, *input, m.readonly, guards)?;
-                let rel = exec::rootpath::resolve_in_root(&source_dir, source).map_err(StepError::other)?;
+                let rel = exec::rootpath::resolve_in_root(&source_dir, source)
+                    .map_err(StepError::other)?;
                 out.push(MountSpec::Bind {
                     source: source_dir.join(rel),
                     target,
@@ -186,7 +195,8 @@ fn resolve_mounts(
                 let seed = match from {
                     Some(i) => {
                         let dir = input_dir(state, inputs, *i, true, guards)?;
-                        let rel = exec::rootpath::resolve_in_root(&dir, source).map_err(StepError::other)?;
+                        let rel = exec::rootpath::resolve_in_root(&dir, source)
+                            .map_err(StepError::other)?;
                         Some(dir.join(rel))
                     }
                     None => None,
@@ -207,7 +217,10 @@ fn resolve_mounts(
                 });
                 guards.caches.push(cache);
             }
-            MountKind::Tmpfs { size } => out.push(MountSpec::Tmpfs { target, size: *size }),
+            MountKind::Tmpfs { size } => out.push(MountSpec::Tmpfs {
+                target,
+                size: *size,
+            }),
             MountKind::Secret {
                 id,
                 env: env_name,
@@ -218,7 +231,9 @@ fn resolve_mounts(
             } => {
                 let Some(bytes) = secret_bytes(state, id)? else {
                     if *required {
-                        return Err(StepError::msg(format!("secret {id} not found (pass it with --secret id={id},src=FILE)")));
+                        return Err(StepError::msg(format!(
+                            "secret {id} not found (pass it with --secret id={id},src=FILE)"
+                        )));
                     }
                     continue;
                 };
@@ -232,9 +247,14 @@ fn resolve_mounts(
                         .map_err(StepError::other)?;
                     let file = dir.path().join("secret");
                     fs::write(&file, &bytes).map_err(StepError::other)?;
-                    fs::set_permissions(&file, fs::Permissions::from_mode(*mode)).map_err(StepError::other)?;
-                    std::os::unix::fs::chown(&file, Some(*uid), Some(*gid)).map_err(StepError::other)?;
-                    out.push(MountSpec::Secret { source: file, target });
+                    fs::set_permissions(&file, fs::Permissions::from_mode(*mode))
+                        .map_err(StepError::other)?;
+                    std::os::unix::fs::chown(&file, Some(*uid), Some(*gid))
+                        .map_err(StepError::other)?;
+                    out.push(MountSpec::Secret {
+                        source: file,
+                        target,
+                    });
                     guards.secrets.push(dir);
                 }
             }
@@ -249,7 +269,9 @@ fn resolve_mounts(
                         )));
                     }
                     None if *required => {
-                        return Err(StepError::msg(format!("no SSH agent for id {id:?} (pass --ssh {id}=$SSH_AUTH_SOCK)")));
+                        return Err(StepError::msg(format!(
+                            "no SSH agent for id {id:?} (pass --ssh {id}=$SSH_AUTH_SOCK)"
+                        )));
                     }
                     None => {}
                 }

@@ -57,7 +57,12 @@ impl StepRunner {
         self.state.progress.emit(e);
     }
 
-    async fn source(&self, index: usize, v: &Vertex, src: &SourceOp) -> Result<VertexResult, StepError> {
+    async fn source(
+        &self,
+        index: usize,
+        v: &Vertex,
+        src: &SourceOp,
+    ) -> Result<VertexResult, StepError> {
         let started = Instant::now();
         let announce = !matches!(src, SourceOp::Scratch);
         if announce {
@@ -84,17 +89,26 @@ impl StepRunner {
                 cache_key: CacheKey::compute(&v.digest, &[], None),
                 kind: ResultKind::Fs(Vec::new()),
             }),
-            SourceOp::Image { reference, platform } => {
+            SourceOp::Image {
+                reference,
+                platform,
+            } => {
                 let source = ImageSource::from_name(reference).map_err(StepError::other)?;
                 let img = self.resolve_image(reference, source, platform).await?;
                 Ok(image_result(v, &img))
             }
-            SourceOp::OciLayout { path, tag, platform } => {
+            SourceOp::OciLayout {
+                path,
+                tag,
+                platform,
+            } => {
                 let source = ImageSource::OciLayout {
                     path: path.into(),
                     tag: tag.clone(),
                 };
-                let img = self.resolve_image(&format!("oci-layout://{path}"), source, platform).await?;
+                let img = self
+                    .resolve_image(&format!("oci-layout://{path}"), source, platform)
+                    .await?;
                 Ok(image_result(v, &img))
             }
             SourceOp::Local { name, .. } => {
@@ -124,7 +138,13 @@ impl StepRunner {
         platform: &hoist_frontend::graph::Platform,
     ) -> Result<Arc<ResolvedImage>, StepError> {
         let key = (name.to_string(), platform.clone());
-        if let Some(img) = self.state.resolved.lock().map_err(|_| StepError::poisoned())?.get(&key) {
+        if let Some(img) = self
+            .state
+            .resolved
+            .lock()
+            .map_err(|_| StepError::poisoned())?
+            .get(&key)
+        {
             return Ok(img.clone());
         }
         let img = Arc::new(
@@ -166,13 +186,18 @@ impl StepRunner {
         let input_keys: Vec<&CacheKey> = inputs.iter().map(|r| &r.cache_key).collect();
         let key = CacheKey::compute(&v.digest, &input_keys, external.as_deref());
         if let Op::Merge = v.op {
-            let layers = inputs.iter().flat_map(|r| r.layers().iter().cloned()).collect();
+            let layers = inputs
+                .iter()
+                .flat_map(|r| r.layers().iter().cloned())
+                .collect();
             return Ok(VertexResult {
                 cache_key: key,
                 kind: ResultKind::Fs(layers),
             });
         }
-        let skip = state.opts.no_cache || v.stage.is_some_and(|s| state.opts.no_cache_stages.contains(&s));
+        let skip = state.opts.no_cache
+            || v.stage
+                .is_some_and(|s| state.opts.no_cache_stages.contains(&s));
         if !skip {
             match state.records.get::<StepRecord>(key.hex()) {
                 Lookup::Hit(rec) if rec.layers.iter().all(|l| self.layer_available(l)) => {
@@ -186,10 +211,16 @@ impl StepRunner {
                     });
                 }
                 Lookup::Hit(_) => self.emit(Event::Warning {
-                    message: format!("cache record of {} refers to missing layers; running it again", v.name),
+                    message: format!(
+                        "cache record of {} refers to missing layers; running it again",
+                        v.name
+                    ),
                 }),
                 Lookup::Damaged(why) => self.emit(Event::Warning {
-                    message: format!("damaged cache record of {} ({why}); running it again", v.name),
+                    message: format!(
+                        "damaged cache record of {} ({why}); running it again",
+                        v.name
+                    ),
                 }),
                 Lookup::Miss => {}
             }
@@ -208,7 +239,13 @@ impl StepRunner {
                 token.cancel();
             })
         };
-        let (s, vv, k, ins, t) = (state.clone(), v.clone(), key.clone(), inputs.clone(), token.clone());
+        let (s, vv, k, ins, t) = (
+            state.clone(),
+            v.clone(),
+            key.clone(),
+            inputs.clone(),
+            token.clone(),
+        );
         let outcome = tokio::task::spawn_blocking(move || match &vv.op {
             Op::Exec(e) => run_exec(&s, index, &vv, e, &ins, &k, &t),
             Op::File(f) => run_file(&s, f, &ins, &k),
@@ -224,7 +261,12 @@ impl StepRunner {
             error: outcome.as_ref().err().map(|e| e.to_string()),
         });
         let layers = outcome?;
-        if let Err(e) = state.records.put(key.hex(), &StepRecord { layers: layers.clone() }) {
+        if let Err(e) = state.records.put(
+            key.hex(),
+            &StepRecord {
+                layers: layers.clone(),
+            },
+        ) {
             self.emit(Event::Warning {
                 message: format!("could not store the cache record of {}: {e}", v.name),
             });
@@ -237,7 +279,9 @@ impl StepRunner {
 
     fn layer_available(&self, l: &LayerRef) -> bool {
         self.state.snapshots.has_layer(&l.id)
-            || l.blob.as_ref().is_some_and(|b| self.state.content.contains(&b.digest))
+            || l.blob
+                .as_ref()
+                .is_some_and(|b| self.state.content.contains(&b.digest))
     }
 }
 

@@ -11,18 +11,13 @@ use hoist_snapshotter::content::ContentStore;
 use hoist_snapshotter::snapshot::{Driver, SnapshotStore};
 
 use super::error::StepError;
+use super::resolve::ResolvedMap;
 use crate::progress::Progress;
+use crate::request::SecretSource;
 use crate::root::DataRoot;
 use crate::solver::cache::RecordStore;
-use crate::source::image::{ImageResolver, ResolvedImage};
+use crate::source::image::ImageResolver;
 use crate::source::local::{Context, IgnoreFile, Patterns};
-
-/// Where a secret's bytes come from (`--secret id=X,src=F|env=V`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    File(PathBuf),
-    Env(String),
-}
 
 /// Options of a solve that are not part of the graph.
 #[derive(Debug, Clone)]
@@ -56,9 +51,9 @@ pub struct BuildState {
     pub content: ContentStore,
     pub snapshots: Arc<SnapshotStore>,
     pub records: RecordStore,
-    pub images: ImageResolver,
+    pub images: Arc<ImageResolver>,
     /// Images resolved while converting (reference + platform → image).
-    pub resolved: Mutex<HashMap<(String, Platform), Arc<ResolvedImage>>>,
+    pub resolved: ResolvedMap,
     contexts: Mutex<HashMap<String, Arc<Context>>>,
     pub progress: Arc<dyn Progress>,
     pub opts: SolveOptions,
@@ -73,7 +68,8 @@ impl BuildState {
         content: ContentStore,
         snapshots: Arc<SnapshotStore>,
         records: RecordStore,
-        images: ImageResolver,
+        images: Arc<ImageResolver>,
+        resolved: ResolvedMap,
         progress: Arc<dyn Progress>,
         opts: SolveOptions,
     ) -> Self {
@@ -84,7 +80,7 @@ impl BuildState {
             snapshots,
             records,
             images,
-            resolved: Mutex::new(HashMap::new()),
+            resolved,
             contexts: Mutex::new(HashMap::new()),
             progress,
             opts,
@@ -95,21 +91,26 @@ impl BuildState {
     /// The local context `name`, opened (walked, with its ignore rules and
     /// stat cache) once per build.
     pub fn context(&self, name: &str) -> Result<Arc<Context>, StepError> {
-        if let Some(c) = self.contexts.lock().map_err(|_| StepError::poisoned())?.get(name) {
+        if let Some(c) = self
+            .contexts
+            .lock()
+            .map_err(|_| StepError::poisoned())?
+            .get(name)
+        {
             return Ok(c.clone());
         }
-        let dir = self
-            .opts
-            .local_dirs
-            .get(name)
-            .ok_or_else(|| StepError::msg(format!("no build context named {name:?} was given")))?;
+        let dir =
+            self.opts.local_dirs.get(name).ok_or_else(|| {
+                StepError::msg(format!("no build context named {name:?} was given"))
+            })?;
         let patterns = if name == "context" {
             IgnoreFile::load(dir, &self.opts.dockerfile).map_err(StepError::other)?
         } else {
             Patterns::default()
         };
         let cache_dir = self.root.context_cache();
-        let ctx = Arc::new(Context::open(dir, patterns, Some(&cache_dir)).map_err(StepError::other)?);
+        let ctx =
+            Arc::new(Context::open(dir, patterns, Some(&cache_dir)).map_err(StepError::other)?);
         self.contexts
             .lock()
             .map_err(|_| StepError::poisoned())?

@@ -1,0 +1,279 @@
+//! One whole build: the Dockerfile text of a [`BuildRequest`] parsed,
+//! converted (base images resolved on the way), solved, and exported.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use hoist_frontend::convert::{self, ConvertOptions, NamedContext};
+use hoist_frontend::graph::{BuildGraph, ImageConfig, Network, Platform};
+use hoist_snapshotter::content::ContentStore;
+use hoist_snapshotter::snapshot::{Driver, SnapshotStore};
+
+use super::error::{BuildError, StepError};
+use super::export_fs::{export_local, export_tar};
+use super::resolve::{BuildResolver, ResolvedMap};
+use super::result::LayerRef;
+use super::runner::StepRunner;
+use super::state::{BuildState, SolveOptions};
+use crate::export::spec::{OutputDest, OutputKind};
+use crate::progress::{Event, Progress};
+use crate::registry::{RegistryClient, RegistryOptions};
+use crate::request::{BuildContextSpec, BuildRequest, NetworkMode};
+use crate::root::DataRoot;
+use crate::solver::{Cancel, SolveError, solve};
+use crate::source::image::ImageResolver;
+use crate::source::image::tag_cache::TagCache;
+
+/// Where a build runs: the data root and the hoist executable that serves
+/// as the sandbox's init.
+#[derive(Debug, Clone)]
+pub struct BuildEnv {
+    pub root: PathBuf,
+    pub exe: PathBuf,
+}
+
+/// What a finished build produced.
+#[derive(Debug)]
+pub struct BuildOutcome {
+    pub graph: Arc<BuildGraph>,
+    /// The target stage's image config (without rootfs diff_ids yet).
+    pub config: ImageConfig,
+    /// The final filesystem's layers, bottom first.
+    pub layers: Vec<LayerRef>,
+}
+
+/// Runs the build `req` describes.
+pub async fn build(
+    req: &BuildRequest,
+    env: &BuildEnv,
+    progress: Arc<dyn Progress>,
+    cancel: Cancel,
+) -> Result<BuildOutcome, BuildError> {
+    let root = DataRoot::open(&env.root).map_err(BuildError::setup)?;
+    let dockerfile = hoist_frontend::parser::parse(&req.dockerfile_text)?;
+    let platform = match req.platforms.as_slice() {
+        [] => linux_host(),
+        [p] => p.clone(),
+        _ => {
+            return Err(BuildError::setup(
+                "building several platforms at once is not supported yet; pass one --platform",
+            ));
+        }
+    };
+    let mut local_dirs = BTreeMap::from([("context".to_string(), req.context.clone())]);
+    let mut named = BTreeMap::new();
+    for (name, spec) in &req.build_contexts {
+        let nc = match spec {
+            BuildContextSpec::Local(dir) => {
+                local_dirs.insert(name.clone(), dir.clone());
+                NamedContext::Local { name: name.clone() }
+            }
+            BuildContextSpec::Image(r) => NamedContext::Image(r.clone()),
+            BuildContextSpec::OciLayout { path, reference } => NamedContext::OciLayout {
+                path: path.display().to_string(),
+                tag: reference.clone(),
+            },
+            BuildContextSpec::Url(u) => {
+                return Err(BuildError::setup(format!(
+                    "--build-context {name}={u}: URL contexts are not supported yet"
+                )));
+            }
+        };
+        named.insert(name.clone(), nc);
+    }
+    let mut build_args = req.build_args.clone();
+    if let Some(epoch) = req.source_date_epoch {
+        build_args
+            .entry("SOURCE_DATE_EPOCH".to_string())
+            .or_insert_with(|| epoch.to_string());
+    }
+    let opts = ConvertOptions {
+        target: req.target.clone(),
+        build_args,
+        target_platform: platform.clone(),
+        build_platform: linux_host(),
+        named_contexts: named,
+        labels: req.labels.clone(),
+    };
+
+    let content = ContentStore::open(root.content()).map_err(BuildError::setup)?;
+    let registry = Arc::new(RegistryClient::new(RegistryOptions {
+        insecure: req.insecure_registries.clone(),
+        ..RegistryOptions::default()
+    }));
+    let images = Arc::new(
+        ImageResolver::new(content.clone(), registry)
+            .with_tag_cache(TagCache::new(root.images().join("resolved"))),
+    );
+    let resolved: ResolvedMap = Arc::new(Mutex::new(Default::default()));
+
+    // Conversion is synchronous; it resolves base images through the
+    // registry code, blocking this (blocking-pool) thread.
+    let started = Instant::now();
+    let resolver = BuildResolver {
+        images: images.clone(),
+        handle: tokio::runtime::Handle::current(),
+        pull: req.pull,
+        resolved: resolved.clone(),
+    };
+    let text = req.dockerfile_text.clone();
+    let graph =
+        tokio::task::spawn_blocking(move || convert::convert(&dockerfile, &text, &opts, &resolver))
+            .await
+            .map_err(BuildError::setup)??;
+    for w in &graph.warnings {
+        progress.emit(Event::Warning {
+            message: w.message.clone(),
+        });
+    }
+    progress.emit(Event::Phase {
+        name: "load build definition".into(),
+        duration: started.elapsed(),
+    });
+    let graph = Arc::new(graph);
+
+    let snapshots = Arc::new(SnapshotStore::open(root.snapshots()).map_err(BuildError::setup)?);
+    let records =
+        crate::solver::cache::RecordStore::open(root.cache_records()).map_err(BuildError::setup)?;
+    let no_cache_stages = graph
+        .stages
+        .iter()
+        .filter(|s| {
+            s.name.as_ref().is_some_and(|n| {
+                req.no_cache_filter
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(n))
+            })
+        })
+        .map(|s| s.index)
+        .collect();
+    let solve_opts = SolveOptions {
+        no_cache: req.no_cache,
+        no_cache_stages,
+        default_network: match req.network {
+            NetworkMode::None => Network::None,
+            NetworkMode::Host => Network::Host,
+            NetworkMode::Default => Network::Default,
+        },
+        secrets: req
+            .secrets
+            .iter()
+            .map(|s| (s.id.clone(), s.source.clone()))
+            .collect(),
+        ssh: req
+            .ssh
+            .iter()
+            .map(|s| {
+                let paths = if s.paths.is_empty() {
+                    std::env::var_os("SSH_AUTH_SOCK")
+                        .map(PathBuf::from)
+                        .into_iter()
+                        .collect()
+                } else {
+                    s.paths.clone()
+                };
+                (s.id.clone(), paths)
+            })
+            .collect(),
+        pull: req.pull,
+        source_date_epoch: req.source_date_epoch,
+        driver: Driver::Auto,
+        exe: env.exe.clone(),
+        local_dirs,
+        dockerfile: req.dockerfile.clone(),
+    };
+    let state = Arc::new(BuildState::new(
+        graph.clone(),
+        root,
+        content,
+        snapshots,
+        records,
+        images,
+        resolved,
+        progress.clone(),
+        solve_opts,
+    ));
+    let target = graph.target_stage().clone();
+    let runner = Arc::new(StepRunner {
+        state: state.clone(),
+    });
+    let results = solve(
+        &graph,
+        &[target.result],
+        req.jobs.max(1),
+        runner,
+        cancel.clone(),
+    )
+    .await;
+    state.save_context_caches();
+    let results = results.map_err(|e| match e {
+        SolveError::Vertex { vertex, error } => step_error(&graph, vertex.0, error),
+        SolveError::Panic { vertex, message } => step_error(
+            &graph,
+            vertex.0,
+            StepError::msg(format!("panicked: {message}")),
+        ),
+        SolveError::Cancelled => BuildError::Interrupted,
+    })?;
+    let layers = results
+        .get(&target.result)
+        .map(|r| r.layers().to_vec())
+        .unwrap_or_default();
+
+    for out in &req.outputs {
+        let started = Instant::now();
+        let st = state.clone();
+        let layers2 = layers.clone();
+        let kind = out.kind;
+        let dest = out.dest.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), StepError> {
+            match (kind, dest) {
+                (OutputKind::Local, Some(OutputDest::Path(dir))) => {
+                    export_local(&st, &layers2, &dir)
+                }
+                (OutputKind::Local | OutputKind::Tar, Some(OutputDest::Stdout)) => {
+                    export_tar(&st, &layers2, std::io::stdout().lock())
+                }
+                (OutputKind::Tar, Some(OutputDest::Path(file))) => {
+                    let f = std::fs::File::create(&file)
+                        .map_err(|e| StepError::msg(format!("creating {}: {e}", file.display())))?;
+                    export_tar(&st, &layers2, std::io::BufWriter::new(f))
+                }
+                (OutputKind::CacheOnly, _) => Ok(()),
+                (k, _) => Err(StepError::msg(format!(
+                    "output type={} is not supported yet (supported: local, tar, cacheonly)",
+                    k.name()
+                ))),
+            }
+        })
+        .await
+        .map_err(BuildError::setup)?
+        .map_err(|e| BuildError::Setup(format!("exporting: {e}")))?;
+        progress.emit(Event::Phase {
+            name: format!("exporting to {}", out.kind.name()),
+            duration: started.elapsed(),
+        });
+    }
+    Ok(BuildOutcome {
+        graph: graph.clone(),
+        config: target.config.clone(),
+        layers,
+    })
+}
+
+fn step_error(graph: &BuildGraph, index: usize, error: StepError) -> BuildError {
+    let v = graph.vertices.get(index);
+    BuildError::Step {
+        name: v.map(|v| v.name.clone()).unwrap_or_default(),
+        span: v.and_then(|v| v.span),
+        error,
+    }
+}
+
+/// `linux/<host architecture>`: images are Linux images wherever hoist runs.
+fn linux_host() -> Platform {
+    let host = Platform::host();
+    Platform::new("linux", &host.architecture, &host.variant)
+}

@@ -1,0 +1,84 @@
+//! Running `hoist build`: the request from the flags, the progress renderer,
+//! Ctrl-C turned into a clean cancel, and the build's errors rendered with
+//! the Dockerfile line they come from.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hoist_builder::build::{BuildEnv, BuildError, StepError, build};
+use hoist_builder::solver::Cancel;
+use hoist_frontend::diagnostic::{Diagnostic, Span};
+
+use super::build::{BuildArgs, BuildInputs, build_request, data_root};
+use crate::failure::Failure;
+use crate::interrupt;
+use crate::progress::{self, ProgressMode};
+
+pub fn run(args: &BuildArgs) -> Result<(), Failure> {
+    let inputs = BuildInputs::read(args)?;
+    let env = |k: &str| std::env::var(k).ok();
+    let request = build_request(args, &inputs, &env).map_err(|e| Failure::Usage(e.0))?;
+    let build_env = BuildEnv {
+        root: data_root(args, &env),
+        exe: std::env::current_exe().map_err(Failure::other)?,
+    };
+    let mode = if args.quiet {
+        ProgressMode::Quiet
+    } else {
+        args.progress
+    };
+    interrupt::cooperate();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::other)?;
+    let cancel = Cancel::new();
+    let watcher = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            while !cancel.is_cancelled() {
+                if interrupt::interrupted() {
+                    cancel.cancel();
+                    hoist_snapshotter::snapshot::unmount_all_active();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let (sink, renderer) = progress::start(mode);
+    let result = runtime.block_on(build(&request, &build_env, Arc::new(sink), cancel.clone()));
+    drop(runtime);
+    renderer.finish();
+    cancel.cancel();
+    let _ = watcher.join();
+    match result {
+        Ok(_) => Ok(()),
+        Err(BuildError::Interrupted) => Err(Failure::Interrupted),
+        Err(BuildError::Dockerfile(diagnostic)) => Err(Failure::Dockerfile {
+            file: inputs.dockerfile.display().to_string(),
+            source_text: inputs.dockerfile_text.clone(),
+            diagnostic,
+        }),
+        Err(BuildError::Step { name, span, error }) => {
+            if let StepError::ProcessFailed { tail, .. } = &error
+                && !tail.is_empty()
+                && mode == ProgressMode::Quiet
+            {
+                for line in tail {
+                    eprintln!("{line}");
+                }
+            }
+            let message = format!("{name}: {error}");
+            match span {
+                Some(span) => Err(Failure::Dockerfile {
+                    file: inputs.dockerfile.display().to_string(),
+                    source_text: inputs.dockerfile_text.clone(),
+                    diagnostic: Diagnostic::new(message, Span { len: 0, ..span }),
+                }),
+                None => Err(Failure::Other(message.into())),
+            }
+        }
+        Err(e) => Err(Failure::other(e)),
+    }
+}
