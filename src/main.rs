@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Commands {
     /// Build an image from a Dockerfile (flags of `docker buildx build`)
-    Build(commands::build::BuildArgs),
+    Build(Box<commands::build::BuildArgs>),
     /// Print a Dockerfile's parse tree
     Parse(commands::parse::ParseArgs),
     /// List the stages a Dockerfile can build
