@@ -10,9 +10,9 @@ use std::time::Duration;
 use common::image::busybox;
 use common::registry::TestRegistry;
 use hoist_builder::registry::{Reference, RegistryClient, RegistryOptions};
-use hoist_builder::source::image::platform::Platform;
 use hoist_builder::source::image::tag_cache::TagCache;
 use hoist_builder::source::image::{ImageError, ImageResolver, ImageSource, ResolvedImage};
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::content::ContentStore;
 
 fn resolver(dir: &std::path::Path) -> ImageResolver {

@@ -31,7 +31,7 @@ use super::auth::{Credentials, credentials_for};
 use super::error::{RegistryError, classify, describe, is_transient};
 use super::reference::Reference;
 use crate::source::image::manifest::{Descriptor, MANIFEST_MEDIA_TYPES, ManifestDocument};
-use crate::source::image::platform::Platform;
+use hoist_frontend::graph::Platform;
 
 /// How a [`RegistryClient`] reaches registries.
 #[derive(Debug, Clone)]

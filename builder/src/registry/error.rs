@@ -9,7 +9,7 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 use super::auth::CredentialsError;
 use super::reference::Reference;
 use crate::source::image::manifest::ManifestError;
-use crate::source::image::platform::Platform;
+use hoist_frontend::graph::Platform;
 
 /// A failed registry operation.
 #[derive(Debug, thiserror::Error)]

@@ -30,8 +30,8 @@ use super::layout::{ImportedBlobs, Selector, check_layout_marker, resolve_index}
 use super::manifest::{
     DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR, DOCKER_MANIFEST, Descriptor, ImageManifest,
 };
-use super::platform::Platform;
 use crate::registry::Reference;
+use hoist_frontend::graph::Platform;
 
 const METADATA_FILES: &[&str] = &["manifest.json", "index.json", "oci-layout", "repositories"];
 const METADATA_LIMIT: u64 = 16 << 20;

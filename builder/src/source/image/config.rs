@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use hoist_snapshotter::digest::Digest;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::platform::Platform;
+use hoist_frontend::graph::Platform;
 
 /// The top level of an image config.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -216,11 +216,11 @@ impl ImageConfig {
 
     /// The platform the config says the image is for.
     pub fn platform(&self) -> Platform {
-        Platform {
-            os: self.os.clone(),
-            architecture: self.architecture.clone(),
-            variant: self.variant.clone(),
-        }
+        Platform::new(
+            &self.os,
+            &self.architecture,
+            self.variant.as_deref().unwrap_or(""),
+        )
     }
 }
 

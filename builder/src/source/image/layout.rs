@@ -18,8 +18,8 @@ use super::ImageError;
 use super::manifest::{
     ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor, ImageIndex, ManifestDocument,
 };
-use super::platform::Platform;
 use crate::registry::Reference;
+use hoist_frontend::graph::Platform;
 
 /// Where the blobs of a layout come from.
 pub(crate) trait BlobProvider {

@@ -6,7 +6,6 @@
 //!
 //! - [`manifest`]: manifests, indexes, descriptors, media types.
 //! - [`config`]: the image config ([`config::ImageConfig`]), Docker's fields included.
-//! - [`platform`]: `os/arch[/variant]` and index matching.
 //! - [`tag_cache`]: tag → manifest digest records reused across builds.
 //! - `layout`, `archive`: reading OCI layouts and image archives.
 //!
@@ -19,7 +18,6 @@
 
 pub mod config;
 pub mod manifest;
-pub mod platform;
 pub mod tag_cache;
 
 mod archive;
@@ -29,12 +27,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::content::{ContentError, ContentStore};
 use hoist_snapshotter::digest::Digest;
 
 use self::config::ImageConfig;
 use self::manifest::{ImageManifest, ManifestDocument, ManifestError};
-use self::platform::Platform;
 use self::tag_cache::{TagCache, TagRecord};
 use crate::registry::{Reference, ReferenceError, RegistryClient, RegistryError};
 
@@ -151,7 +149,7 @@ impl ResolvedImage {
         let config = ImageConfig {
             architecture: platform.architecture.clone(),
             os: platform.os.clone(),
-            variant: platform.variant.clone(),
+            variant: Some(platform.variant.clone()).filter(|v| !v.is_empty()),
             ..ImageConfig::default()
         };
         ResolvedImage {

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use hoist_snapshotter::digest::Digest;
 use serde::{Deserialize, Serialize};
 
-use super::platform::Platform;
 use crate::registry::Reference;
+use hoist_frontend::graph::Platform;
 
 /// What a tag resolved to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
