@@ -35,7 +35,8 @@ fn assert_is_busybox(image: &ResolvedImage) {
     let b = busybox();
     let diff_ids: Vec<_> = image.layers.iter().map(|l| l.diff_id.clone()).collect();
     assert_eq!(diff_ids, vec![b.diff_id.clone()], "{}", image.source);
-    assert_eq!(image.config.rootfs.diff_ids, diff_ids);
+    let diff_id_strings: Vec<String> = diff_ids.iter().map(|d| d.to_string()).collect();
+    assert_eq!(image.config.rootfs.diff_ids, diff_id_strings);
     assert_eq!(image.platform, amd64());
     let store_layer = &image.layers[0];
     assert!(store_layer.size > 0);

@@ -11,6 +11,7 @@
 use std::fs::File;
 use std::path::Path;
 
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::content::ContentStore;
 use hoist_snapshotter::digest::Digest;
 
@@ -19,7 +20,6 @@ use super::manifest::{
     ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor, ImageIndex, ManifestDocument,
 };
 use crate::registry::Reference;
-use hoist_frontend::graph::Platform;
 
 /// Where the blobs of a layout come from.
 pub(crate) trait BlobProvider {

@@ -8,10 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::digest::Digest;
 use serde::{Deserialize, Serialize};
-
-use hoist_frontend::graph::Platform;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";

@@ -13,11 +13,11 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::digest::Digest;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::Reference;
-use hoist_frontend::graph::Platform;
 
 /// What a tag resolved to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
