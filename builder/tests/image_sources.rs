@@ -10,9 +10,9 @@ use std::time::Duration;
 use common::image::busybox;
 use common::registry::TestRegistry;
 use hoist_builder::registry::{Reference, RegistryClient, RegistryOptions};
-use hoist_builder::source::image::platform::Platform;
 use hoist_builder::source::image::tag_cache::TagCache;
 use hoist_builder::source::image::{ImageError, ImageResolver, ImageSource, ResolvedImage};
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::content::ContentStore;
 
 fn resolver(dir: &std::path::Path) -> ImageResolver {
@@ -35,7 +35,8 @@ fn assert_is_busybox(image: &ResolvedImage) {
     let b = busybox();
     let diff_ids: Vec<_> = image.layers.iter().map(|l| l.diff_id.clone()).collect();
     assert_eq!(diff_ids, vec![b.diff_id.clone()], "{}", image.source);
-    assert_eq!(image.config.rootfs.diff_ids, diff_ids);
+    let diff_id_strings: Vec<String> = diff_ids.iter().map(|d| d.to_string()).collect();
+    assert_eq!(image.config.rootfs.diff_ids, diff_id_strings);
     assert_eq!(image.platform, amd64());
     let store_layer = &image.layers[0];
     assert!(store_layer.size > 0);

@@ -15,7 +15,7 @@ use common::image::busybox;
 use common::registry::TestRegistry;
 use common::{base64, write_docker_config};
 use hoist_builder::registry::{Reference, RegistryClient, RegistryError, RegistryOptions};
-use hoist_builder::source::image::platform::Platform;
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::content::ContentStore;
 use serde_json::json;
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::image::busybox;
 use common::registry::TestRegistry;
 use hoist_builder::registry::{Reference, RegistryClient, RegistryError, RegistryOptions};
-use hoist_builder::source::image::platform::Platform;
 use hoist_builder::source::image::{ImageSource, ResolvedImage};
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::content::ContentStore;
 
 fn client() -> RegistryClient {

@@ -23,7 +23,8 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
-use super::chmod::Chmod;
+use hoist_frontend::instructions::Chmod;
+
 use super::wildcard;
 use super::{FileOpError, Owner, io_err, set_owner_mode_times};
 use crate::exec::rootpath::resolve_in_root;

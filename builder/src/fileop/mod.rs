@@ -1,6 +1,7 @@
 //! File operations of the build graph (`FileOp` actions) on real
 //! directories: COPY and ADD with Docker's semantics ([`copy`]), mkdir,
-//! mkfile and rm, `--chmod` ([`chmod`]), `--chown` resolution against the
+//! mkfile and rm, `--chmod` (parsed and applied by
+//! [`hoist_frontend::instructions::Chmod`]), `--chown` resolution against the
 //! destination's own `/etc/passwd` and `/etc/group` ([`resolve_owner`]),
 //! Go-compatible wildcards ([`wildcard`]) and archive extraction for ADD
 //! ([`unpack`]).
@@ -9,7 +10,6 @@
 //! [`crate::exec::rootpath::resolve_in_root`], so an image's symlinks are
 //! followed inside the image and never out of it.
 
-pub mod chmod;
 pub mod copy;
 pub mod unpack;
 pub mod wildcard;
@@ -19,7 +19,6 @@ use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-pub use chmod::Chmod;
 pub use copy::{CopySpec, CopyStats, SourceKind, copy};
 
 use crate::exec::rootpath::{RootPathError, resolve_in_root};

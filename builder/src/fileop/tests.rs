@@ -4,6 +4,8 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
 
+use hoist_frontend::instructions::Chmod;
+
 use super::*;
 
 fn write(root: &Path, rel: &str, data: &str) {

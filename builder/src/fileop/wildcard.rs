@@ -161,19 +161,11 @@ fn match_chunk<'s>(chunk: &str, s: &'s str) -> Result<Option<&'s str>, ()> {
                 }
                 chunk = &chunk[1..];
             }
-            b'\\' => {
-                chunk = &chunk[1..];
-                let c = chunk.chars().next().ok_or(())?;
-                if !failed {
-                    if s.starts_with(c) {
-                        s = &s[c.len_utf8()..];
-                    } else {
-                        failed = true;
-                    }
-                }
-                chunk = &chunk[c.len_utf8()..];
-            }
             _ => {
+                // `\x` matches `x` like a plain `x` does.
+                if c0 == b'\\' {
+                    chunk = &chunk[1..];
+                }
                 let c = chunk.chars().next().ok_or(())?;
                 if !failed {
                     if s.starts_with(c) {
@@ -309,6 +301,16 @@ pub enum WildcardError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contains_wildcards_ignores_escaped_wildcards() {
+        for yes in ["*.txt", "a?", "[ab]", "dir/*/x", "\\\\*", "é*"] {
+            assert!(contains_wildcards(yes), "{yes:?}");
+        }
+        for no in ["", "a.txt", "\\*", "a\\?b", "\\[x]", "\\é", "dir/sub"] {
+            assert!(!contains_wildcards(no), "{no:?}");
+        }
+    }
 
     #[test]
     fn go_filepath_match_table() {

@@ -20,6 +20,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::content::{ContentError, ContentStore};
 use hoist_snapshotter::digest::Digest;
 use oci_client::client::{ClientConfig, ClientProtocol};
@@ -31,7 +32,6 @@ use super::auth::{Credentials, credentials_for};
 use super::error::{RegistryError, classify, describe, is_transient};
 use super::reference::Reference;
 use crate::source::image::manifest::{Descriptor, MANIFEST_MEDIA_TYPES, ManifestDocument};
-use crate::source::image::platform::Platform;
 
 /// How a [`RegistryClient`] reaches registries.
 #[derive(Debug, Clone)]

@@ -2,6 +2,7 @@
 //! found, not authorized, transient (retried) or anything else, each naming
 //! the reference, the registry and, for blobs, the digest.
 
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::content::ContentError;
 use hoist_snapshotter::digest::Digest;
 use oci_client::errors::{OciDistributionError, OciErrorCode};
@@ -9,7 +10,6 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 use super::auth::CredentialsError;
 use super::reference::Reference;
 use crate::source::image::manifest::ManifestError;
-use crate::source::image::platform::Platform;
 
 /// A failed registry operation.
 #[derive(Debug, thiserror::Error)]

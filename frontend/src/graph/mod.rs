@@ -27,7 +27,7 @@ pub use op::{
     CacheSharing, CopyAction, ExecOp, FileAction, FileOp, InputIndex, Mount, MountKind, Network,
     Op, Security, SourceOp,
 };
-pub use platform::{InvalidPlatform, Platform};
+pub use platform::{InvalidPlatform, Platform, as_oci_object};
 
 use crate::diagnostic::{Diagnostic, Span};
 

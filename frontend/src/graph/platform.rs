@@ -1,6 +1,9 @@
 //! Platforms (`linux/arm64`, `linux/arm/v7`), parsed and normalised with
 //! containerd's rules, so that `aarch64`, `arm64` and `arm64/v8` are one
-//! platform and `armhf` is `arm/v7`.
+//! platform and `armhf` is `arm/v7`; which image index entry serves a
+//! platform ([`Platform::matches`]); and the OCI descriptor's JSON object
+//! form of a platform ([`as_oci_object`]), beside the string form that
+//! `Platform`'s own serde uses.
 
 use std::fmt;
 use std::str::FromStr;
@@ -68,6 +71,7 @@ impl Platform {
             "powerpc64" => "ppc64le",
             "s390x" => "s390x",
             "riscv64" => "riscv64",
+            "loongarch64" => "loong64",
             other => other,
         };
         Platform::new(std::env::consts::OS, arch, "")
@@ -76,6 +80,26 @@ impl Platform {
     /// `linux/amd64` or `linux/arm/v7`.
     pub fn to_specifier(&self) -> String {
         self.to_string()
+    }
+
+    /// The same platform normalised again: for one built from its public
+    /// fields (an image config's `os`/`architecture`/`variant`) rather than
+    /// through [`Platform::new`] or parsing.
+    pub fn normalized(&self) -> Platform {
+        Platform::new(&self.os, &self.architecture, &self.variant)
+    }
+
+    /// Whether an image index entry for `candidate` serves a build for
+    /// `self`: the same os and architecture after normalisation (so an
+    /// `arm64/v8` entry serves `arm64`, and a variant-less `arm` entry is
+    /// `arm/v7`), and the same variant when `self` names one. Index
+    /// selection prefers an exact match among the matching entries.
+    pub fn matches(&self, candidate: &Platform) -> bool {
+        let want = self.normalized();
+        let have = candidate.normalized();
+        want.os == have.os
+            && want.architecture == have.architecture
+            && (want.variant.is_empty() || want.variant == have.variant)
     }
 }
 
@@ -167,6 +191,40 @@ impl<'de> Deserialize<'de> for Platform {
     }
 }
 
+/// Serde for an `Option<Platform>` as the JSON object of an OCI descriptor
+/// (`{"os":"linux","architecture":"arm","variant":"v7"}`), for
+/// `#[serde(default, with = "...", skip_serializing_if = "Option::is_none")]`.
+/// Reading normalises the platform; `os.version` and `os.features` are
+/// accepted and not kept.
+pub mod as_oci_object {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Platform;
+
+    #[derive(Serialize, Deserialize)]
+    struct Object {
+        os: String,
+        architecture: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        variant: String,
+    }
+
+    pub fn serialize<S: Serializer>(p: &Option<Platform>, s: S) -> Result<S::Ok, S::Error> {
+        p.as_ref()
+            .map(|p| Object {
+                os: p.os.clone(),
+                architecture: p.architecture.clone(),
+                variant: p.variant.clone(),
+            })
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Platform>, D::Error> {
+        Ok(Option::<Object>::deserialize(d)?
+            .map(|o| Platform::new(&o.os, &o.architecture, &o.variant)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +267,96 @@ mod tests {
         ] {
             assert!(bad.parse::<Platform>().is_err(), "{bad:?} accepted");
         }
+    }
+
+    fn parsed(s: &str) -> Platform {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_and_prints_os_arch_variant() {
+        let p = parsed("linux/arm/v7");
+        assert_eq!(p, Platform::new("linux", "arm", "v7"));
+        assert_eq!(p.to_string(), "linux/arm/v7");
+        for bad in ["linux/", "/amd64", "a/b/c/d", "linux/am d64"] {
+            assert!(bad.parse::<Platform>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn aliases_and_default_variants_are_folded() {
+        assert_eq!(p("linux/x86_64"), "linux/amd64");
+        assert_eq!(p("linux/aarch64/v8"), "linux/arm64");
+        assert_eq!(p("linux/armhf"), "linux/arm/v7");
+    }
+
+    #[test]
+    fn matching_ignores_variant_only_when_none_is_asked_for() {
+        let arm = parsed("linux/arm");
+        let arm7 = parsed("linux/arm/v7");
+        let arm6 = parsed("linux/arm/v6");
+        assert!(arm.matches(&arm7));
+        assert!(arm7.matches(&arm7));
+        assert!(!arm7.matches(&arm6));
+        // A variant-less `arm` entry is `arm/v7` (containerd), so the case
+        // "a variant is asked for, the entry has none" is amd64's here.
+        let amd = parsed("linux/amd64");
+        let amd3 = parsed("linux/amd64/v3");
+        assert!(amd.matches(&amd3));
+        assert!(!amd3.matches(&amd));
+        assert!(!amd.matches(&parsed("windows/amd64")));
+        assert!(amd.matches(&Platform::new("linux", "amd64", "v1")));
+    }
+
+    #[test]
+    fn matching_treats_arm64_v8_as_plain_arm64() {
+        let arm64 = parsed("linux/arm64");
+        let raw_v8 = Platform {
+            os: "linux".into(),
+            architecture: "aarch64".into(),
+            variant: "v8".into(),
+        };
+        assert!(arm64.matches(&raw_v8));
+        assert!(raw_v8.matches(&arm64));
+        assert_eq!(raw_v8.normalized(), arm64);
+        assert!(!arm64.matches(&parsed("linux/arm/v7")));
+    }
+
+    #[test]
+    fn host_platform_is_linux() {
+        assert_eq!(Platform::host().os, "linux");
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Entry {
+        #[serde(
+            default,
+            with = "as_oci_object",
+            skip_serializing_if = "Option::is_none"
+        )]
+        platform: Option<Platform>,
+    }
+
+    #[test]
+    fn oci_object_form_round_trips_and_normalises_on_read() {
+        let e: Entry = serde_json::from_str(
+            r#"{"platform":{"architecture":"arm64","os":"linux","variant":"v8","os.features":["x"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.platform, Some(parsed("linux/arm64")));
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"platform":{"os":"linux","architecture":"arm64"}}"#
+        );
+        let e = Entry {
+            platform: Some(parsed("linux/arm/v6")),
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"platform":{"os":"linux","architecture":"arm","variant":"v6"}}"#
+        );
+        let none: Entry = serde_json::from_str("{}").unwrap();
+        assert_eq!(none.platform, None);
+        assert_eq!(serde_json::to_string(&none).unwrap(), "{}");
     }
 }

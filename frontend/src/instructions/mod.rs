@@ -53,7 +53,7 @@ use crate::diagnostic::{Diagnostic, Span};
 use crate::parser::Node;
 
 pub use add::AddCmd;
-pub use chmod::{Chmod, parse_chmod};
+pub use chmod::{Chmod, InvalidChmod, parse_chmod};
 pub use config::{CmdCmd, EntrypointCmd, ShellCmd, UserCmd, VolumeCmd, WorkdirCmd};
 pub use copy::{CopyCmd, CopySource, InlineFile};
 pub use expose::{ExposeCmd, ExposedPort, PortProtocol, parse_port_spec};

@@ -20,17 +20,16 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
 use flate2::read::GzDecoder;
+use hoist_frontend::graph::{ImageConfig, Platform};
 use hoist_snapshotter::content::ContentStore;
 use hoist_snapshotter::digest::{Digest, Digester};
 use serde::Deserialize;
 
 use super::ImageError;
-use super::config::ImageConfig;
 use super::layout::{ImportedBlobs, Selector, check_layout_marker, resolve_index};
 use super::manifest::{
     DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR, DOCKER_MANIFEST, Descriptor, ImageManifest,
 };
-use super::platform::Platform;
 use crate::registry::Reference;
 
 const METADATA_FILES: &[&str] = &["manifest.json", "index.json", "oci-layout", "repositories"];
@@ -293,15 +292,16 @@ pub(crate) fn import_docker_archive(
         digest: config_digest.clone(),
         source,
     })?;
-    if config.rootfs.diff_ids.len() != entry.layers.len() {
+    let diff_ids = super::config_diff_ids(&config, &source_name, &config_digest)?;
+    if diff_ids.len() != entry.layers.len() {
         return Err(ImageError::LayerCount {
             source_name: source_name.clone(),
             layers: entry.layers.len(),
-            diff_ids: config.rootfs.diff_ids.len(),
+            diff_ids: diff_ids.len(),
         });
     }
     let mut layers = Vec::new();
-    for (layer_path, diff_id) in entry.layers.iter().zip(&config.rootfs.diff_ids) {
+    for (layer_path, diff_id) in entry.layers.iter().zip(&diff_ids) {
         let (digest, size) = scanned
             .lookup(layer_path)
             .cloned()

@@ -11,6 +11,7 @@
 use std::fs::File;
 use std::path::Path;
 
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::content::ContentStore;
 use hoist_snapshotter::digest::Digest;
 
@@ -18,7 +19,6 @@ use super::ImageError;
 use super::manifest::{
     ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor, ImageIndex, ManifestDocument,
 };
-use super::platform::Platform;
 use crate::registry::Reference;
 
 /// Where the blobs of a layout come from.

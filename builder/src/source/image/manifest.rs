@@ -8,10 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::digest::Digest;
 use serde::{Deserialize, Serialize};
-
-use super::platform::Platform;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -47,7 +46,11 @@ pub struct Descriptor {
     pub media_type: String,
     pub digest: Digest,
     pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "hoist_frontend::graph::as_oci_object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub platform: Option<Platform>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
@@ -170,7 +173,7 @@ impl ImageIndex {
     pub fn platforms(&self) -> Vec<Platform> {
         self.manifests
             .iter()
-            .filter_map(|d| d.platform.clone().map(Platform::normalized))
+            .filter_map(|d| d.platform.as_ref().map(Platform::normalized))
             .filter(|p| p.os != "unknown" && p.architecture != "unknown")
             .collect()
     }
@@ -178,7 +181,7 @@ impl ImageIndex {
     /// The entry for `platform`: the first exact match (variant included),
     /// else the first entry matching os and architecture.
     pub fn select(&self, platform: &Platform) -> Option<&Descriptor> {
-        let want = platform.clone().normalized();
+        let want = platform.normalized();
         let candidates = self.manifests.iter().filter(|d| {
             d.platform.as_ref().is_some_and(|p| want.matches(p))
                 && d.annotations
@@ -187,10 +190,7 @@ impl ImageIndex {
         });
         let mut first = None;
         for d in candidates {
-            let exact = d
-                .platform
-                .as_ref()
-                .is_some_and(|p| p.clone().normalized() == want);
+            let exact = d.platform.as_ref().is_some_and(|p| p.normalized() == want);
             if exact {
                 return Some(d);
             }
@@ -238,7 +238,8 @@ mod tests {
         let pick = |p: &str| index.select(&p.parse().unwrap()).map(|d| d.digest.clone());
         assert_eq!(pick("linux/amd64"), Some(Digest::of(&[3])));
         assert_eq!(pick("linux/arm/v7"), Some(Digest::of(&[2])));
-        assert_eq!(pick("linux/arm"), Some(Digest::of(&[1])));
+        // `linux/arm` is `linux/arm/v7` (containerd's default variant).
+        assert_eq!(pick("linux/arm"), Some(Digest::of(&[2])));
         assert_eq!(pick("linux/s390x"), None);
         assert_eq!(index.platforms().len(), 3);
     }

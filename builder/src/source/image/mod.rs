@@ -5,8 +5,6 @@
 //! directory, an OCI archive, a `docker save` tar.
 //!
 //! - [`manifest`]: manifests, indexes, descriptors, media types.
-//! - [`config`]: the image config ([`config::ImageConfig`]), Docker's fields included.
-//! - [`platform`]: `os/arch[/variant]` and index matching.
 //! - [`tag_cache`]: tag → manifest digest records reused across builds.
 //! - `layout`, `archive`: reading OCI layouts and image archives.
 //!
@@ -17,9 +15,7 @@
 //! asked of the registry (HEAD) and the image is pulled again only when it
 //! moved. A pull records the tag's new digests in the cache.
 
-pub mod config;
 pub mod manifest;
-pub mod platform;
 pub mod tag_cache;
 
 mod archive;
@@ -29,12 +25,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use hoist_frontend::graph::{ImageConfig, Platform};
 use hoist_snapshotter::content::{ContentError, ContentStore};
 use hoist_snapshotter::digest::Digest;
 
-use self::config::ImageConfig;
 use self::manifest::{ImageManifest, ManifestDocument, ManifestError};
-use self::platform::Platform;
 use self::tag_cache::{TagCache, TagRecord};
 use crate::registry::{Reference, ReferenceError, RegistryClient, RegistryError};
 
@@ -198,15 +193,16 @@ impl ResolvedImage {
             digest: parsed.config.digest.clone(),
             source: e,
         })?;
-        if config.rootfs.diff_ids.len() != parsed.layers.len() {
+        let diff_ids = config_diff_ids(&config, &name, &parsed.config.digest)?;
+        if diff_ids.len() != parsed.layers.len() {
             return Err(ImageError::LayerCount {
                 source_name: name,
                 layers: parsed.layers.len(),
-                diff_ids: config.rootfs.diff_ids.len(),
+                diff_ids: diff_ids.len(),
             });
         }
         let mut layers = Vec::with_capacity(parsed.layers.len());
-        for (d, diff_id) in parsed.layers.iter().zip(&config.rootfs.diff_ids) {
+        for (d, diff_id) in parsed.layers.iter().zip(diff_ids) {
             if !store.contains(&d.digest) {
                 return Err(ImageError::BlobMissing {
                     source_name: name,
@@ -217,10 +213,10 @@ impl ResolvedImage {
                 digest: d.digest.clone(),
                 size: d.size,
                 media_type: d.media_type.clone(),
-                diff_id: diff_id.clone(),
+                diff_id,
             });
         }
-        let platform = config.platform().normalized();
+        let platform = config.platform();
         Ok(ResolvedImage {
             source,
             reference,
@@ -236,6 +232,26 @@ impl ResolvedImage {
             platform,
         })
     }
+}
+
+/// The config's `rootfs.diff_ids` as digests (the image config keeps them
+/// as the strings it read); one that is not a digest makes the image invalid.
+fn config_diff_ids(
+    config: &ImageConfig,
+    source_name: &str,
+    config_digest: &Digest,
+) -> Result<Vec<Digest>, ImageError> {
+    config
+        .rootfs
+        .diff_ids
+        .iter()
+        .map(|d| {
+            d.parse().map_err(|e| ImageError::Invalid {
+                source_name: source_name.to_string(),
+                message: format!("config {config_digest} has an invalid diff_id {d:?}: {e}"),
+            })
+        })
+        .collect()
 }
 
 /// Chain ids of a stack of diff_ids (see [`ResolvedImage::chain_ids`]).

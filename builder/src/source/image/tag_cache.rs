@@ -13,10 +13,10 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use hoist_frontend::graph::Platform;
 use hoist_snapshotter::digest::Digest;
 use serde::{Deserialize, Serialize};
 
-use super::platform::Platform;
 use crate::registry::Reference;
 
 /// What a tag resolved to.

@@ -17,13 +17,14 @@ use regex::Regex;
 use super::dockerignore::Patterns;
 use super::pattern::{check_match_syntax, go_clean, go_regex_to_rust};
 use super::{Context, ContextError, EntryKind, SelectOptions, Selection};
+use crate::fileop::wildcard::contains_wildcards;
 
 impl Context {
     /// The entries a COPY/ADD source selects: each matched path (a "root") with everything
     /// below it when it is a directory, in listing order. `.` selects the whole context.
     pub fn select(&self, source: &str, opts: &SelectOptions) -> Result<Selection, ContextError> {
         let path = clean_source(source)?;
-        let wildcard = has_wildcards(&path);
+        let wildcard = contains_wildcards(&path);
         let roots: Vec<usize> = if path == "." {
             Vec::new()
         } else if wildcard {
@@ -109,7 +110,7 @@ impl Context {
     fn check_literal_parents(&self, source: &str, path: &str) -> Result<(), ContextError> {
         let literal_parts = path
             .split('/')
-            .take_while(|part| !has_wildcards(part))
+            .take_while(|part| !contains_wildcards(part))
             .count();
         let literal = unescape(path);
         self.check_parents(source, &literal, literal_parts)
@@ -164,21 +165,6 @@ fn clean_source(source: &str) -> Result<String, ContextError> {
         Some(rest) => rest.to_string(),
         None => cleaned,
     })
-}
-
-/// Whether a path has an unescaped `*`, `?` or `[` (BuildKit's `containsWildcards`).
-pub fn has_wildcards(path: &str) -> bool {
-    let mut chars = path.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                chars.next();
-            }
-            '*' | '?' | '[' => return true,
-            _ => {}
-        }
-    }
-    false
 }
 
 /// Removes glob escapes from a literal path (`a\*b` names the file `a*b`).
