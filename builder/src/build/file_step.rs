@@ -12,9 +12,10 @@ use super::layers::materialize;
 use super::result::{LayerRef, ResultKind, VertexResult};
 use super::run_step::{commit, input_dir};
 use super::state::BuildState;
-use crate::fileop::{self, Chmod, CopySpec, Owner, SourceKind};
+use crate::fileop::{self, CopySpec, Owner, SourceKind};
 use crate::solver::cache::CacheKey;
 use crate::source::local::{ChecksumOptions, ContextError, Patterns, SelectOptions};
+use hoist_frontend::instructions::Chmod;
 
 pub fn run_file(
     state: &BuildState,

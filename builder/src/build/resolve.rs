@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use hoist_frontend::convert::{ImageResolver as FrontendResolver, ResolvedImage as FrontendImage};
-use hoist_frontend::graph::{ImageConfig, Platform};
+use hoist_frontend::graph::Platform;
 use tokio::runtime::Handle;
 
 use crate::source::image::{ImageResolver, ImageSource, ResolvedImage};
@@ -47,19 +47,15 @@ fn split_layout(s: &str) -> (&str, Option<String>) {
 impl FrontendResolver for BuildResolver {
     fn resolve(&self, reference: &str, platform: &Platform) -> Result<FrontendImage, String> {
         let source = source_of(reference)?;
-        let builder_platform = platform.to_string().parse().map_err(|e| format!("{e}"))?;
         let img = self
             .handle
-            .block_on(self.images.resolve(&source, &builder_platform, self.pull))
+            .block_on(self.images.resolve(&source, platform, self.pull))
             .map_err(|e| e.to_string())?;
         let pinned = match (&img.reference, img.manifest_digest()) {
             (Some(r), Some(d)) => r.with_digest(d.clone()).to_string(),
             _ => reference.to_string(),
         };
-        // The two crates' config types have the same JSON form.
-        let config: ImageConfig = serde_json::to_value(&img.config)
-            .and_then(serde_json::from_value)
-            .map_err(|e| format!("reading the config of {reference}: {e}"))?;
+        let config = img.config.clone();
         let img = Arc::new(img);
         if let Ok(mut map) = self.resolved.lock() {
             map.insert((reference.to_string(), platform.clone()), img.clone());

@@ -150,11 +150,7 @@ impl StepRunner {
         let img = Arc::new(
             self.state
                 .images
-                .resolve(
-                    &source,
-                    &platform.to_string().parse().map_err(StepError::other)?,
-                    self.state.opts.pull,
-                )
+                .resolve(&source, platform, self.state.opts.pull)
                 .await
                 .map_err(StepError::other)?,
         );
