@@ -238,6 +238,9 @@ fn ctrl_c_exits_with_130() {
     let pid = i32::try_from(child.id()).unwrap();
     // SAFETY: sending a signal to our own child process.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    // `wait` closes the child's stdin first; keep it open so that only the
+    // signal can end the child (EOF would end it with exit code 1).
+    let _stdin = child.stdin.take();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{status:?}");
 }
