@@ -162,20 +162,42 @@ impl Env for StateEnv {
 pub(crate) struct ScopeExpander<'a> {
     lexer: Lexer,
     env: &'a dyn Env,
-    matched: RefCell<BTreeSet<String>>,
+    /// `None` when nobody asks (saves allocations on every word).
+    matched: Option<RefCell<BTreeSet<String>>>,
 }
 
 impl<'a> ScopeExpander<'a> {
+    /// An expander that records the names it found set.
     pub fn new(lexer: Lexer, env: &'a dyn Env) -> Self {
         ScopeExpander {
             lexer,
             env,
-            matched: RefCell::new(BTreeSet::new()),
+            matched: Some(RefCell::new(BTreeSet::new())),
+        }
+    }
+
+    /// An expander that records nothing.
+    pub fn quiet(lexer: Lexer, env: &'a dyn Env) -> Self {
+        ScopeExpander {
+            lexer,
+            env,
+            matched: None,
         }
     }
 
     pub fn take_matched(&self) -> BTreeSet<String> {
-        std::mem::take(&mut *self.matched.borrow_mut())
+        self.matched
+            .as_ref()
+            .map(|m| std::mem::take(&mut *m.borrow_mut()))
+            .unwrap_or_default()
+    }
+
+    fn record(&self, names: BTreeSet<String>) {
+        if let Some(m) = &self.matched
+            && !names.is_empty()
+        {
+            m.borrow_mut().extend(names);
+        }
     }
 }
 
@@ -185,7 +207,7 @@ impl Expander for ScopeExpander<'_> {
             .lexer
             .process_word(word, self.env)
             .map_err(|e| e.to_string())?;
-        self.matched.borrow_mut().extend(out.matched);
+        self.record(out.matched);
         Ok(out.value)
     }
 
@@ -194,7 +216,7 @@ impl Expander for ScopeExpander<'_> {
             .lexer
             .process_words(text, self.env)
             .map_err(|e| e.to_string())?;
-        self.matched.borrow_mut().extend(out.matched);
+        self.record(out.matched);
         Ok(out.value)
     }
 
@@ -204,7 +226,7 @@ impl Expander for ScopeExpander<'_> {
             .with_skip_process_quotes(true)
             .process_word(text, self.env)
             .map_err(|e| e.to_string())?;
-        self.matched.borrow_mut().extend(out.matched);
+        self.record(out.matched);
         Ok(out.value)
     }
 }

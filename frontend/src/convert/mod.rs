@@ -64,7 +64,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::{Diagnostic, Span};
-use crate::graph::{BuildGraph, GraphBuilder, ImageConfig, Platform, Stage};
+use crate::graph::{BuildGraph, GraphBuilder, ImageConfig, Platform};
 use crate::parser::Dockerfile;
 
 pub use outline::{Outline, OutlineArg, OutlineSecret, OutlineSsh, TargetInfo, outline, targets};
@@ -164,7 +164,13 @@ pub(crate) fn convert_with_report(
     opts: &ConvertOptions,
     resolver: &dyn ImageResolver,
 ) -> Result<(BuildGraph, plan::Plan, stage::Report), Diagnostic> {
-    let plan = plan::plan(dockerfile, source, opts, resolver)?;
+    let mut plan = plan::plan(dockerfile, source, opts, resolver)?;
+    // Each needed stage's commands are consumed by its conversion.
+    let mut commands: Vec<Vec<_>> = plan
+        .stages
+        .iter_mut()
+        .map(|s| std::mem::take(&mut s.commands))
+        .collect();
     let mut position = vec![None; plan.stages.len()];
     for (pos, &i) in plan.reachable.iter().enumerate() {
         position[i] = Some(pos);
@@ -175,24 +181,15 @@ pub(crate) fn convert_with_report(
         resolver,
         gb: GraphBuilder::new(),
         done: vec![None; plan.stages.len()],
+        stages: Vec::with_capacity(plan.reachable.len()),
         position,
         consumed: BTreeSet::new(),
         report: stage::Report::default(),
     };
-    let mut stages = Vec::with_capacity(plan.reachable.len());
     for &i in &plan.reachable {
-        let out = conv.convert_stage(i)?;
-        let sp = &plan.stages[i];
-        stages.push(Stage {
-            name: sp.name.clone(),
-            index: i,
-            platform: out.platform.clone(),
-            result: out.result,
-            config: out.config.clone(),
-            span: sp.from.origin.span,
-        });
-        conv.done[i] = Some(out);
+        conv.convert_stage(i, std::mem::take(&mut commands[i]))?;
     }
+    let mut stages = std::mem::take(&mut conv.stages);
     let target = conv.position[plan.target].unwrap_or(stages.len().saturating_sub(1));
     if let Some(t) = stages.get_mut(target) {
         for (k, v) in &opts.labels {

@@ -215,14 +215,15 @@ impl Plan {
                 triggers.push(parse_trigger(text, &origin)?);
             }
         }
-        let commands = self.stages[i].commands.clone();
-        for c in triggers.iter().chain(commands.iter()) {
-            for (name, needle) in self.references(c)? {
+        let mut used = BTreeSet::new();
+        for c in triggers.iter().chain(self.stages[i].commands.iter()) {
+            for (name, needle) in self.references(c, &mut used)? {
                 if let FromRef::Stage(j) = self.resolve_ref(&name, i, c.origin(), &needle, opts)? {
                     deps.push(j);
                 }
             }
         }
+        self.global_used.extend(used);
         let stage = &mut self.stages[i];
         stage.resolved = resolved;
         stage.triggers = triggers;
@@ -232,14 +233,18 @@ impl Plan {
 
     /// The stage/image names an instruction reads from (`COPY --from`,
     /// `RUN --mount from=`), with the text to point errors at.
-    fn references(&mut self, c: &Instruction) -> Result<Vec<(String, String)>, Diagnostic> {
+    fn references(
+        &self,
+        c: &Instruction,
+        used: &mut BTreeSet<String>,
+    ) -> Result<Vec<(String, String)>, Diagnostic> {
         let mut out = Vec::new();
         match c {
             Instruction::Copy(copy) if copy.from.is_some() => {
                 let mut copy = copy.clone();
                 let e = ScopeExpander::new(self.lexer, &self.global.env);
                 copy.expand_from(&e)?;
-                self.global_used.extend(e.take_matched());
+                used.extend(e.take_matched());
                 if let Some(f) = copy.from {
                     out.push((f, "--from".to_string()));
                 }
