@@ -22,7 +22,7 @@ fn generated(instructions: usize) -> String {
                 0 => format!(
                     "RUN --mount=type=cache,target=/root/.cache make -j4 target{i} && echo $VERSION\n"
                 ),
-                1 => format!("ARG VERSION\n"),
+                1 => "ARG VERSION\n".to_string(),
                 2 => format!("ENV STEP_{}=value{i} HOME_{s}=/opt/s{s}\n", i % 10),
                 3 => format!("COPY --chown=app:app src/file{i}.txt /app/src/\n"),
                 4 => format!("WORKDIR /app/w{}\n", i % 5),
