@@ -78,3 +78,11 @@ fn locate_points_into_the_instruction() {
     let span = file.nodes[1].locate(src, "--bad");
     assert_eq!((span.line, span.column, span.len), (2, 5, 5));
 }
+
+#[test]
+fn dump_trims_the_node_text_like_buildkit() {
+    // An empty keyword (a line holding only the escape character).
+    assert_eq!(parse("\\\n").unwrap().dump(), "(\"\")");
+    // A keyword ending in a non-ASCII blank is an unknown keyword.
+    assert_eq!(parse("CMD\u{a0} []").unwrap().dump(), "(cmd\u{a0} \"\")");
+}

@@ -12,10 +12,20 @@ use libfuzzer_sys::fuzz_target;
 
 fn check_span(source: &str, span: &Span) {
     assert!(span.offset + span.len <= source.len(), "span past the end");
-    assert!(source.is_char_boundary(span.offset), "span start splits a char");
-    assert!(source.is_char_boundary(span.offset + span.len), "span end splits a char");
+    assert!(
+        source.is_char_boundary(span.offset),
+        "span start splits a char"
+    );
+    assert!(
+        source.is_char_boundary(span.offset + span.len),
+        "span end splits a char"
+    );
     let at = Span::at(source, span.offset, span.len);
-    assert_eq!((at.line, at.column), (span.line, span.column), "line/column mismatch");
+    assert_eq!(
+        (at.line, at.column),
+        (span.line, span.column),
+        "line/column mismatch"
+    );
 }
 
 fn check_node(source: &str, node: &Node, previous_end: usize) {
@@ -25,7 +35,10 @@ fn check_node(source: &str, node: &Node, previous_end: usize) {
     let _ = node.locate(source, "<<");
     let _ = node.dump();
     if let Some(next) = &node.next {
-        assert_eq!((next.start_line, next.end_line), (node.start_line, node.end_line));
+        assert_eq!(
+            (next.start_line, next.end_line),
+            (node.start_line, node.end_line)
+        );
         check_span(source, &next.span);
     }
 }
@@ -44,9 +57,16 @@ fuzz_target!(|data: &[u8]| {
                 check_span(&source, &warning.span);
             }
             let dump = file.dump();
-            assert_eq!(dump.lines().count(), file.nodes.len(), "one dump line per instruction");
+            assert_eq!(
+                dump.lines().count(),
+                file.nodes.len(),
+                "one dump line per instruction"
+            );
             let json = file.to_json();
-            assert_eq!(json["instructions"].as_array().map(Vec::len), Some(file.nodes.len()));
+            assert_eq!(
+                json["instructions"].as_array().map(Vec::len),
+                Some(file.nodes.len())
+            );
         }
         Err(diagnostic) => {
             check_span(&source, &diagnostic.span);

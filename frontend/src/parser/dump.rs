@@ -20,27 +20,32 @@ impl Node {
         out
     }
 
+    /// Appends `(` + the node + `)`. Like BuildKit, the text between the
+    /// parentheses is trimmed of whitespace, which matters only for an empty
+    /// keyword (`("")`).
     fn push_dump(&self, out: &mut String) {
-        out.push('(');
-        out.push_str(&self.keyword);
+        let mut inner = String::new();
+        inner.push_str(&self.keyword);
         if !self.flags.is_empty() {
-            out.push_str(" [");
+            inner.push_str(" [");
             for (i, flag) in self.flags.iter().enumerate() {
                 if i > 0 {
-                    out.push(' ');
+                    inner.push(' ');
                 }
-                push_go_quoted(out, flag);
+                push_go_quoted(&mut inner, flag);
             }
-            out.push(']');
+            inner.push(']');
         }
         for arg in &self.args {
-            out.push(' ');
-            push_go_quoted(out, arg);
+            inner.push(' ');
+            push_go_quoted(&mut inner, arg);
         }
         if let Some(next) = &self.next {
-            out.push(' ');
-            next.push_dump(out);
+            inner.push(' ');
+            next.push_dump(&mut inner);
         }
+        out.push('(');
+        out.push_str(inner.trim());
         out.push(')');
     }
 

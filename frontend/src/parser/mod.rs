@@ -18,7 +18,7 @@
 //!   last physical line of every instruction.
 //!
 //! Unknown keywords are not errors here (that is [`crate::instructions`]'
-//! job). Errors are [`Diagnostic`]s pointing at the offending text. The
+//! job). Errors are [`Diagnostic`](crate::diagnostic::Diagnostic)s pointing at the offending text. The
 //! parser is linear in the size of the input and has no recursion that
 //! input can deepen without bound, so nothing a user writes makes it panic,
 //! hang or overflow the stack (it is fuzzed: see `fuzz/README.md`).
@@ -42,9 +42,9 @@
 //! - Byte-level quirks of BuildKit on non-ASCII text in flags and in the
 //!   `HEALTHCHECK` type (it reads bytes as characters there) are not
 //!   reproduced, and lines are not limited to 64 KiB.
-//! - `ONBUILD` nested more than 16 deep and `${…}` nested more than 64 deep
-//!   on a heredoc line are cut off (an error, and "no heredocs" resp.),
-//!   instead of recursing without bound.
+//! - Instead of recursing without bound, `ONBUILD` nested more than 16 deep
+//!   is an error, and a heredoc line with `${…}` nested more than 64 deep
+//!   has no heredocs (as if its word splitting had failed).
 //!
 //! # Example
 //!

@@ -25,7 +25,9 @@ pub struct Node {
     pub next: Option<Box<Node>>,
     /// True when the arguments came from a JSON array (exec form).
     pub json: bool,
-    /// Heredocs opened on this instruction's line, in order.
+    /// Heredocs opened on this instruction's line, in order. Only `RUN`,
+    /// `COPY` and `ADD` in shell form take heredocs; for `ONBUILD RUN <<EOF`
+    /// they belong to the trigger in [`Node::next`] and this list is empty.
     pub heredocs: Vec<Heredoc>,
     /// The logical line after continuations were joined (heredoc bodies excluded).
     pub original: String,
@@ -44,7 +46,9 @@ pub struct Heredoc {
     /// The delimiter word, without quotes or the `-` of `<<-`.
     pub name: String,
     /// The body, lines joined with `\n`, ending with `\n` unless empty; with
-    /// `<<-` leading tabs are already stripped.
+    /// `<<-` leading tabs are already stripped. A `\r\n` line end in the
+    /// Dockerfile becomes `\n`; otherwise the lines are kept byte for byte
+    /// (no continuation joining, no comment removal).
     pub content: String,
     /// False when the delimiter was quoted (`<<'EOF'`, `<<"EOF"`): no expansion.
     pub expand: bool,
