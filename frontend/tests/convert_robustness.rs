@@ -31,7 +31,11 @@ fn testfiles() -> Vec<PathBuf> {
         }
     }
     files.sort();
-    assert!(files.len() > 20, "only {} test Dockerfiles found", files.len());
+    assert!(
+        files.len() > 20,
+        "only {} test Dockerfiles found",
+        files.len()
+    );
     files
 }
 
@@ -71,7 +75,11 @@ fn buildkit_test_dockerfiles_never_panic() {
 fn long_stage_chain_converts_without_deep_recursion() {
     let mut df = String::from("FROM scratch AS s0\n");
     for i in 1..3000 {
-        df.push_str(&format!("FROM s{} AS s{i}\nCOPY --from=s{} /a /a{i}\n", i - 1, i - 1));
+        df.push_str(&format!(
+            "FROM s{} AS s{i}\nCOPY --from=s{} /a /a{i}\n",
+            i - 1,
+            i - 1
+        ));
     }
     let g = build(&df);
     assert_eq!(g.stages.len(), 3000);

@@ -6,14 +6,14 @@
 //! and what the [`ImageResolver`] says about base images (their config: env,
 //! workdir, user, shell, ONBUILD triggers, history). The steps:
 //!
-//! 1. [`plan`]: global ARGs (a `--build-arg` overrides the default; defaults
+//! 1. `plan`: global ARGs (a `--build-arg` overrides the default; defaults
 //!    expand with earlier globals and the predefined `TARGET*`/`BUILD*`
 //!    args), each FROM expanded with the global scope, stage names
 //!    (lower-cased; duplicates are errors), the target (`--target`, else the
 //!    last stage) and the stages it needs (through FROM, `COPY --from`,
 //!    `RUN --mount from=` and ONBUILD triggers). Images are resolved only for
 //!    needed stages.
-//! 2. [`stage`], [`run`], [`copy`]: each needed stage in Dockerfile order,
+//! 2. `stage`, `run`, `copy`: each needed stage in Dockerfile order,
 //!    its state (filesystem vertex, config, state env) changed by each
 //!    instruction; vertices go through [`crate::graph::GraphBuilder`], which
 //!    merges equal ones, so identical steps of several stages run once.
@@ -50,6 +50,19 @@
 //!   `[internal] heredoc EOF`, `[internal] load image REF`) are our own.
 //! - `no-cache` per stage is not an option here (the builder decides what
 //!   not to cache).
+//! - A stage name shadows a `--build-context` of the same name (BuildKit
+//!   lets the named context replace the stage).
+//! - Errors of stages the target does not need are not reported (forward
+//!   references, unresolvable images); FROM lines of every stage are
+//!   expanded and checked, as BuildKit does.
+//!
+//! Vertex [`crate::graph::Vertex::stage`] is the position in
+//! [`BuildGraph::stages`] (only needed stages are kept);
+//! [`crate::graph::Stage::index`] is the Dockerfile position. A vertex
+//! shared by several stages keeps the name and stage of its first use.
+//! Mount `source`s are absolute within their input (`/` = its root);
+//! COPY sources are as written for a local context and absolute for a
+//! stage or image.
 
 mod args;
 mod copy;
