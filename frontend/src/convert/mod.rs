@@ -12,7 +12,8 @@
 //!    (lower-cased; duplicates are errors), the target (`--target`, else the
 //!    last stage) and the stages it needs (through FROM, `COPY --from`,
 //!    `RUN --mount from=` and ONBUILD triggers). Images are resolved only for
-//!    needed stages.
+//!    needed stages. A `--build-context` named like a stage replaces that
+//!    stage in FROM and `--from`, as in BuildKit.
 //! 2. `stage`, `run`, `copy`: each needed stage in Dockerfile order,
 //!    its state (filesystem vertex, config, state env) changed by each
 //!    instruction; vertices go through [`crate::graph::GraphBuilder`], which
@@ -50,8 +51,6 @@
 //!   `[internal] heredoc EOF`, `[internal] load image REF`) are our own.
 //! - `no-cache` per stage is not an option here (the builder decides what
 //!   not to cache).
-//! - A stage name shadows a `--build-context` of the same name (BuildKit
-//!   lets the named context replace the stage).
 //! - Errors of stages the target does not need are not reported (forward
 //!   references, unresolvable images); FROM lines of every stage are
 //!   expanded and checked, as BuildKit does.

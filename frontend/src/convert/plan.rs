@@ -108,9 +108,9 @@ pub(crate) fn plan(
             None => opts.target_platform.clone(),
         };
         let base = match by_name.get(&from.image.to_lowercase()) {
+            _ if opts.named_contexts.contains_key(&from.image) => Base::Context(from.image.clone()),
             Some(&j) if j < i => Base::Stage(j),
             Some(&j) if j > i => Base::Forward(j),
-            _ if opts.named_contexts.contains_key(&from.image) => Base::Context(from.image.clone()),
             _ if from.image == "scratch" => Base::Scratch,
             _ => Base::Image(from.image.clone()),
         };
@@ -261,7 +261,9 @@ impl Plan {
         Ok(out)
     }
 
-    /// Resolves a `--from` name seen in stage `current`.
+    /// Resolves a `--from` name seen in stage `current`: a named context
+    /// (which replaces a stage of the same name, as in BuildKit), a stage
+    /// name, a stage index, else an image.
     pub fn resolve_ref(
         &self,
         name: &str,
@@ -270,6 +272,9 @@ impl Plan {
         needle: &str,
         opts: &ConvertOptions,
     ) -> Result<FromRef, Diagnostic> {
+        if opts.named_contexts.contains_key(name) {
+            return Ok(FromRef::Context(name.to_string()));
+        }
         if let Some(&j) = self.by_name.get(&name.to_lowercase()) {
             return match j.cmp(&current) {
                 std::cmp::Ordering::Less => Ok(FromRef::Stage(j)),
@@ -290,9 +295,6 @@ impl Plan {
                     ),
                 )),
             };
-        }
-        if opts.named_contexts.contains_key(name) {
-            return Ok(FromRef::Context(name.to_string()));
         }
         Ok(FromRef::Image(name.to_string()))
     }
