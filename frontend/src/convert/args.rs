@@ -117,7 +117,9 @@ impl GlobalScope {
 /// entries, a new value of an existing name replacing it in place.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StateEnv {
-    entries: Vec<(String, String)>,
+    /// `NAME=value`, kept formatted: every RUN copies the whole list.
+    entries: Vec<String>,
+    /// Name → position in `entries`.
     index: HashMap<String, usize>,
 }
 
@@ -133,27 +135,27 @@ impl StateEnv {
     }
 
     pub fn set(&mut self, name: &str, value: &str) {
+        let entry = format!("{name}={value}");
         match self.index.get(name) {
-            Some(&i) => self.entries[i].1 = value.to_string(),
+            Some(&i) => self.entries[i] = entry,
             None => {
                 self.index.insert(name.to_string(), self.entries.len());
-                self.entries.push((name.to_string(), value.to_string()));
+                self.entries.push(entry);
             }
         }
     }
 
     /// `NAME=value` in order.
     pub fn to_list(&self) -> Vec<String> {
-        self.entries
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect()
+        self.entries.clone()
     }
 }
 
 impl Env for StateEnv {
     fn get(&self, name: &str) -> Option<&str> {
-        self.index.get(name).map(|&i| self.entries[i].1.as_str())
+        self.index
+            .get(name)
+            .and_then(|&i| self.entries[i].get(name.len() + 1..))
     }
 }
 
@@ -240,7 +242,12 @@ pub(crate) fn display_text(lexer: Lexer, text: &str, env: &dyn Env) -> String {
         .process_word(text, env)
         .map(|e| e.value)
         .unwrap_or_else(|_| text.to_string());
-    super::text::uppercase_keyword(&expanded)
+    let keyword = expanded.split(char::is_whitespace).next().unwrap_or("");
+    if keyword.bytes().any(|b| b.is_ascii_lowercase()) {
+        super::text::uppercase_keyword(&expanded)
+    } else {
+        expanded
+    }
 }
 
 #[cfg(test)]
