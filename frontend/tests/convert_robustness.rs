@@ -46,9 +46,17 @@ fn convert_all_ways(text: &str) -> usize {
     let opts = opts_with_args(&[("A", "1"), ("HTTP_PROXY", "p")]);
     if let Ok(g) = convert(&df, text, &opts, &NoResolver) {
         assert!(g.target < g.stages.len());
-        for v in &g.vertices {
-            assert!(v.inputs.iter().all(|i| i.0 < g.vertices.len()));
+        for (n, v) in g.vertices.iter().enumerate() {
+            assert!(v.inputs.iter().all(|i| i.0 < n), "inputs come first");
         }
+        let mut pruned = g.clone();
+        let roots: Vec<_> = g.stages.iter().map(|s| s.result).collect();
+        pruned.retain_reachable(&roots);
+        assert_eq!(
+            pruned.vertices.len(),
+            g.vertices.len(),
+            "every vertex is reachable"
+        );
         converted += 1;
     }
     let _ = outline(&df, text, &opts);

@@ -19,7 +19,8 @@
 //!    instruction; vertices go through [`crate::graph::GraphBuilder`], which
 //!    merges equal ones, so identical steps of several stages run once.
 //! 3. `--label`s join the target's labels; build args no needed stage
-//!    consumed become a warning; unreachable vertices are dropped.
+//!    consumed become a warning. Only needed stages were converted, so the
+//!    graph holds no unreachable vertex.
 //!
 //! # Where hoist differs from BuildKit, on purpose
 //!
@@ -231,13 +232,14 @@ pub(crate) fn convert_with_report(
         ));
     }
     let report = std::mem::take(&mut conv.report);
-    let mut graph = BuildGraph {
+    let graph = BuildGraph {
         vertices: conv.gb.into_vertices(),
         stages,
         target,
         warnings,
     };
-    let roots: Vec<_> = graph.stages.iter().map(|s| s.result).collect();
-    graph.retain_reachable(&roots);
+    // Every vertex was added as (an input of) a step of a needed stage, so
+    // all are reachable from the stages' results; `retain_reachable` would
+    // be a no-op (`tests/convert_robustness.rs` checks this).
     Ok((graph, plan, report))
 }
