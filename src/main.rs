@@ -10,5 +10,10 @@ use clap::Parser;
 struct Cli {}
 
 fn main() {
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(hoist_builder::exec::INIT_ARG))
+    {
+        hoist_builder::exec::init_main();
+    }
     let _cli = Cli::parse();
 }
