@@ -96,7 +96,7 @@ impl Converter<'_> {
         shown: String,
         span: Span,
     ) -> Result<(), Diagnostic> {
-        let e = ScopeExpander::new(self.plan.lexer, &self.plan.global.env);
+        let e = ScopeExpander::quiet(self.plan.lexer, &self.plan.global.env);
         c.expand_from(&e)?;
         let spec = CopySpec {
             keyword: "COPY",
@@ -207,7 +207,7 @@ impl Converter<'_> {
                         !matches!(self.gb.vertex(v).op, Op::Source(SourceOp::Local { .. }));
                     v
                 }
-                None => self.context_vertex("context", local.clone()),
+                None => self.context_vertex("context", local),
             };
             local_input = Some(inputs.index_of(v));
         }
