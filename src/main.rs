@@ -38,6 +38,11 @@ enum Commands {
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(hoist_builder::exec::INIT_ARG))
+    {
+        hoist_builder::exec::init_main();
+    }
     let cli = Cli::parse();
     interrupt::install();
     let result = match &cli.command {

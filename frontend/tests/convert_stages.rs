@@ -267,3 +267,34 @@ fn stage_name_is_case_insensitive_in_references() {
     assert_eq!(g.stages.len(), 2);
     assert_eq!(g.stages[0].name.as_deref(), Some("build"));
 }
+
+#[test]
+fn named_context_replaces_a_stage_of_the_same_name() {
+    let mut o = opts();
+    o.named_contexts.insert(
+        "deps".into(),
+        hoist_frontend::convert::NamedContext::Image("alpine".into()),
+    );
+    let df = "FROM scratch AS deps\nRUN never\nFROM deps\nCOPY --from=deps /x /y\n";
+    let g = try_build_with(df, &o, &FakeResolver::new()).unwrap();
+    assert!(execs(&g).is_empty(), "the replaced stage is not built");
+    assert_eq!(g.stages.len(), 1);
+    assert!(
+        matches!(&g.vertices[0].op, Op::Source(SourceOp::Image { reference, .. }) if reference == "docker.io/library/alpine")
+    );
+}
+
+#[test]
+fn from_named_local_context_reads_the_directory() {
+    let mut o = opts();
+    o.named_contexts.insert(
+        "base".into(),
+        hoist_frontend::convert::NamedContext::Local {
+            name: "basedir".into(),
+        },
+    );
+    let g = try_build_with("FROM base\nRUN ls\n", &o, &FakeResolver::new()).unwrap();
+    assert!(matches!(&g.vertices[0].op,
+        Op::Source(SourceOp::Local { name, include }) if name == "basedir" && include.is_empty()));
+    assert_eq!(g.vertices[0].name, "[1/2] FROM base");
+}

@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 
 use super::plan::{MountFlags, MountPlan, MountStep, StubKind};
-use super::rootpath::{self, RootPathError, TargetKind};
+use super::rootpath::{self, RootPathError, Stubs, TargetKind};
 
 /// The kernel calls the sandbox's filesystem setup makes.
 pub trait Kernel {
@@ -60,14 +60,10 @@ pub enum MountError {
     RootPath(#[from] RootPathError),
 }
 
-/// Applies `plan` to the rootfs at `root`. Returns the container paths
-/// created on the rootfs mount (stubs), parents first.
-pub fn apply(
-    plan: &MountPlan,
-    root: &Path,
-    kernel: &mut impl Kernel,
-) -> Result<Vec<String>, MountError> {
-    let mut created = Vec::new();
+/// Applies `plan` to the rootfs at `root`. Returns the stubs created on the
+/// rootfs mount itself (not inside the sandbox's own mounts).
+pub fn apply(plan: &MountPlan, root: &Path, kernel: &mut impl Kernel) -> Result<Stubs, MountError> {
+    let mut stubs = Stubs::default();
     let mut root_mount = None;
     for step in &plan.steps {
         match step {
@@ -114,20 +110,26 @@ pub fn apply(
                         }
                     },
                 };
-                let (_, new) = rootpath::ensure_target(root, target, kind, None)?;
-                for path in new {
+                let ensured = rootpath::ensure_target(root, target, kind, None)?;
+                let mut on_root = |host: &Path| -> Result<bool, MountError> {
+                    let id = kernel.mount_id(host).map_err(|errno| MountError::MountId {
+                        path: host.to_path_buf(),
+                        errno,
+                    })?;
+                    Ok(root_mount.is_none() || root_mount == Some(id))
+                };
+                let mut created = Vec::new();
+                for path in ensured.created {
                     let host = root.join(path.trim_start_matches('/'));
-                    let parent = host.parent().unwrap_or(root);
-                    let id = kernel
-                        .mount_id(parent)
-                        .map_err(|errno| MountError::MountId {
-                            path: parent.to_path_buf(),
-                            errno,
-                        })?;
-                    if root_mount.is_none() || root_mount == Some(id) {
+                    if on_root(host.parent().unwrap_or(root))? {
                         created.push(path);
                     }
                 }
+                let parent = match ensured.parent {
+                    Some(p) if on_root(&root.join(p.path.trim_start_matches('/')))? => Some(p),
+                    _ => None,
+                };
+                stubs.record(created, parent);
             }
             MountStep::Mount {
                 fstype,
@@ -210,6 +212,7 @@ pub fn apply(
                 )?;
             }
             MountStep::PivotRoot => {
+                stubs.seal(root);
                 kernel
                     .pivot_root(root)
                     .map_err(|errno| MountError::PivotRoot {
@@ -219,7 +222,7 @@ pub fn apply(
             }
         }
     }
-    Ok(created)
+    Ok(stubs)
 }
 
 fn host_path(root: &Path, target: &str) -> Result<PathBuf, MountError> {
@@ -402,7 +405,9 @@ mod tests {
         }];
         let plan = plan(&spec, Path::new("/nonexistent/etc"));
         let mut kernel = RecordingKernel::default();
-        let created = apply(&plan, root.path(), &mut kernel).unwrap();
+        let stubs = apply(&plan, root.path(), &mut kernel).unwrap();
+        let created = &stubs.created;
+        assert_eq!(stubs.parents.len(), 1, "only / got stubs: {stubs:?}");
         for path in [
             "/proc",
             "/dev",
@@ -495,7 +500,8 @@ mod tests {
             root.path(),
             &mut kernel,
         )
-        .unwrap();
+        .unwrap()
+        .created;
         assert!(
             created.contains(&"/outside/resolv.conf".to_string()),
             "{created:?}"
@@ -505,6 +511,72 @@ mod tests {
                 .mounts
                 .iter()
                 .any(|(_, t, _, _)| t == &root.path().join("outside/resolv.conf"))
+        );
+    }
+
+    #[test]
+    fn masks_cover_files_with_dev_null_and_dirs_with_readonly_tmpfs_and_skip_missing() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("proc/acpi")).unwrap();
+        std::fs::write(root.path().join("proc/keys"), "").unwrap();
+        let plan = MountPlan {
+            steps: vec![
+                MountStep::Mask {
+                    target: "/proc/acpi".into(),
+                },
+                MountStep::Mask {
+                    target: "/proc/keys".into(),
+                },
+                MountStep::Mask {
+                    target: "/proc/kcore".into(),
+                },
+                MountStep::ReadonlyPath {
+                    target: "/proc/acpi".into(),
+                },
+                MountStep::ReadonlyPath {
+                    target: "/proc/sys".into(),
+                },
+            ],
+        };
+        let mut kernel = RecordingKernel::default();
+        apply(&plan, root.path(), &mut kernel).unwrap();
+        let acpi = root.path().join("proc/acpi");
+        let keys = root.path().join("proc/keys");
+        let calls: Vec<_> = kernel
+            .mounts
+            .iter()
+            .map(|(source, target, fstype, flags)| {
+                (source.clone(), target.clone(), fstype.clone(), *flags)
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            vec![
+                (
+                    Some("tmpfs".into()),
+                    acpi.clone(),
+                    Some("tmpfs".into()),
+                    MsFlags::MS_RDONLY
+                ),
+                (
+                    Some("/dev/null".into()),
+                    keys.clone(),
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC
+                ),
+                (
+                    Some(acpi.clone()),
+                    acpi.clone(),
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC
+                ),
+                (
+                    None,
+                    acpi,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY
+                ),
+            ]
         );
     }
 }

@@ -2,7 +2,7 @@
 //! (`hoist __sandbox-init`), so that nothing here runs after a fork of the
 //! multi-threaded builder:
 //!
-//! - **the keeper** (the exec'd process): reads the [`InitRequest`] from
+//! - **the keeper** (the exec'd process): reads the `InitRequest` from
 //!   its stdin (a socket), unshares the namespaces and forks the init; it
 //!   waits for the init and is what the caller kills to cancel;
 //! - **the init** (pid 1 of the new pid namespace): builds the filesystem
@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::apply::{LinuxKernel, apply};
 use super::plan::plan;
-use super::{ExitStatus, Network, RunSpec};
+use super::{ExitStatus, Network, RunSpec, Stubs};
 
 /// The first argument that makes the hoist binary run [`init_main`].
 pub const INIT_ARG: &str = "__sandbox-init";
@@ -49,7 +49,7 @@ pub(crate) enum InitReport {
     /// Setup failed; the message names the operation and path.
     SetupFailed { message: String },
     /// The filesystem view is ready; these stubs were created in the rootfs.
-    Ready { created_paths: Vec<String> },
+    Ready { stubs: Stubs },
     /// The command could not be executed.
     ExecFailed {
         command: String,
@@ -174,7 +174,7 @@ fn pid1(request: &InitRequest, keeper: Pid, reports: &mut Reporter) -> i32 {
         reports.send(&InitReport::SetupFailed { message });
         return 125;
     }
-    let created_paths = match apply(
+    let stubs = match apply(
         &plan(&request.spec, &request.etc_dir),
         &request.spec.rootfs,
         &mut LinuxKernel,
@@ -187,7 +187,9 @@ fn pid1(request: &InitRequest, keeper: Pid, reports: &mut Reporter) -> i32 {
             return 125;
         }
     };
-    reports.send(&InitReport::Ready { created_paths });
+    // Sent with the exit status, not now: waking the caller here would only
+    // compete with the command for the CPU.
+    let ready = InitReport::Ready { stubs };
     // SAFETY: still single-threaded.
     let command = match unsafe { nix::unistd::fork() } {
         Err(errno) => {
@@ -226,6 +228,7 @@ fn pid1(request: &InitRequest, keeper: Pid, reports: &mut Reporter) -> i32 {
             }
         }
     };
+    reports.send(&ready);
     reports.send(&InitReport::Exited { status });
     0
 }
@@ -292,15 +295,14 @@ fn exec_command(spec: &RunSpec) -> InitReport {
     if command.is_empty() {
         return fail("exec: no command given".to_string(), true);
     }
-    // Rust ignores SIGPIPE in its processes; the command gets the default.
-    // SAFETY: resetting a disposition to SIG_DFL installs no handler.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    reset_signal_dispositions();
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     if let Err(e) = become_user(spec) {
         return fail(e, false);
     }
-    if let Err(errno) = nix::unistd::chdir(Path::new(&spec.cwd)) {
-        return fail(format!("chdir to {} failed: {errno}", spec.cwd), false);
+    let cwd = super::plan::workdir(spec);
+    if let Err(errno) = nix::unistd::chdir(Path::new(cwd)) {
+        return fail(format!("chdir to {cwd} failed: {errno}"), false);
     }
     let to_c = |s: &str| CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"));
     let argv: Result<Vec<CString>, String> = spec.args.iter().map(|a| to_c(a)).collect();
@@ -346,6 +348,31 @@ fn exec_command(spec: &RunSpec) -> InitReport {
     }
 }
 
+/// Every signal back to its default action, as a fresh process expects:
+/// Rust ignores SIGPIPE in its processes, and ignored signals survive exec.
+/// The raw syscall also reaches the real-time signals libc keeps for itself.
+fn reset_signal_dispositions() {
+    // The kernel's struct sigaction: handler, flags, restorer, mask; all
+    // zero is SIG_DFL with no flags and an empty mask.
+    let default = [0u64; 4];
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction reads the zeroed struct we own and installs
+        // no handler; the old action is not asked for.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                default.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            )
+        };
+    }
+}
+
 fn become_user(spec: &RunSpec) -> Result<(), String> {
     let last_cap: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
@@ -360,6 +387,8 @@ fn become_user(spec: &RunSpec) -> Result<(), String> {
             }
         }
     }
+    // Before the switch of user, while CAP_SYS_ADMIN is still effective.
+    super::seccomp::install()?;
     let user = &spec.user;
     let groups: Vec<Gid> = user
         .additional_gids

@@ -137,6 +137,11 @@ pub const ETC_FILES: [(&str, &str); 3] = [
     ("hostname", "/etc/hostname"),
 ];
 
+/// The working directory of `spec`; `/` when none is given.
+pub(crate) fn workdir(spec: &RunSpec) -> &str {
+    if spec.cwd.is_empty() { "/" } else { &spec.cwd }
+}
+
 /// Builds the mount plan of `spec`. `etc_dir` holds the files named in
 /// [`ETC_FILES`].
 pub fn plan(spec: &RunSpec, etc_dir: &Path) -> MountPlan {
@@ -145,7 +150,7 @@ pub fn plan(spec: &RunSpec, etc_dir: &Path) -> MountPlan {
         MakeRootPrivate,
         BindRootOntoItself,
         MakeWorkdir {
-            path: spec.cwd.clone(),
+            path: workdir(spec).to_string(),
             uid: spec.user.uid,
             gid: spec.user.gid,
         },
@@ -179,7 +184,7 @@ pub fn plan(spec: &RunSpec, etc_dir: &Path) -> MountPlan {
         steps.push(Bind {
             source: PathBuf::from(&target),
             target,
-            flags: MountFlags::NOSUID,
+            flags: MountFlags::NONE,
         });
     }
     mount(
@@ -308,6 +313,7 @@ mod tests {
                 uid: 1000,
                 gid: 100,
                 additional_gids: vec![],
+                home: "/home/app".into(),
             },
             hostname: "box".into(),
             network: Network::None,

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
 
 /// The most symlinks followed while resolving one path (Linux's limit).
 const MAX_SYMLINKS: usize = 40;
@@ -111,22 +112,137 @@ fn components(path: &Path) -> VecDeque<OsString> {
         .collect()
 }
 
+/// What [`ensure_target`] found or made.
+#[derive(Debug)]
+pub struct Ensured {
+    /// The target's path on the host.
+    pub host: PathBuf,
+    /// Container paths created, parents first.
+    pub created: Vec<String>,
+    /// The existing directory the first created path was made in, with its
+    /// timestamps from before.
+    pub parent: Option<DirTimes>,
+}
+
+/// A directory's timestamps, to put back once the stubs made in it are gone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DirTimes {
+    /// Container path.
+    pub path: String,
+    pub accessed: SystemTime,
+    pub modified: SystemTime,
+    /// The mtime once the sandbox was set up: if the command left it so,
+    /// only stubs changed the directory and `modified` can be restored.
+    pub modified_after_setup: Option<SystemTime>,
+}
+
+/// Mount targets the sandbox created in the rootfs, for the caller to take
+/// out of the layer again (BuildKit leaves no mount-point stubs in images).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stubs {
+    /// Container paths, parents first.
+    pub created: Vec<String>,
+    /// The existing directories stubs were created in.
+    pub parents: Vec<DirTimes>,
+}
+
+impl Stubs {
+    /// Adds what one [`ensure_target`] created; a directory's timestamps
+    /// are kept from the first stub made in it.
+    pub fn record(&mut self, created: Vec<String>, parent: Option<DirTimes>) {
+        if let Some(parent) = parent {
+            // A stub directory goes away whole; its times do not matter.
+            let known = self.parents.iter().any(|p| p.path == parent.path)
+                || self.created.contains(&parent.path);
+            if !known {
+                self.parents.push(parent);
+            }
+        }
+        self.created.extend(created);
+    }
+
+    /// Notes the parents' mtimes once setup is done (see
+    /// [`DirTimes::modified_after_setup`]).
+    pub fn seal(&mut self, root: &Path) {
+        for parent in &mut self.parents {
+            let host = root.join(parent.path.trim_start_matches('/'));
+            parent.modified_after_setup = std::fs::symlink_metadata(host)
+                .and_then(|m| m.modified())
+                .ok();
+        }
+    }
+
+    /// Removes the stubs from `root`, children first, when they are still
+    /// empty (a stub the command filled in stays, as content), and puts back
+    /// the timestamps of the directories they were made in unless the
+    /// command changed those too. Returns the paths removed.
+    pub fn remove(&self, root: &Path) -> Result<Vec<String>, RootPathError> {
+        let untouched: Vec<&DirTimes> = self
+            .parents
+            .iter()
+            .filter(|p| {
+                let host = root.join(p.path.trim_start_matches('/'));
+                let now = std::fs::symlink_metadata(host)
+                    .and_then(|m| m.modified())
+                    .ok();
+                now.is_some() && now == p.modified_after_setup
+            })
+            .collect();
+        let removed = remove_created_paths(root, &self.created)?;
+        for parent in untouched {
+            let host = root.join(parent.path.trim_start_matches('/'));
+            let times = std::fs::FileTimes::new()
+                .set_accessed(parent.accessed)
+                .set_modified(parent.modified);
+            std::fs::File::open(&host)
+                .and_then(|dir| dir.set_times(times))
+                .map_err(|source| RootPathError::Io {
+                    op: "restore the timestamps of",
+                    path: host,
+                    source,
+                })?;
+        }
+        Ok(removed)
+    }
+}
+
+fn dir_times(host: &Path, path: String) -> Result<DirTimes, RootPathError> {
+    let io = |source| RootPathError::Io {
+        op: "stat",
+        path: host.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::symlink_metadata(host).map_err(io)?;
+    Ok(DirTimes {
+        path,
+        accessed: meta.accessed().map_err(io)?,
+        modified: meta.modified().map_err(io)?,
+        modified_after_setup: None,
+    })
+}
+
 /// Makes sure container path `path` exists in `root` as `kind`, creating
 /// missing directories (mode 0755) and, for [`TargetKind::File`], an empty
-/// file (mode 0644) at the end. `owner` chowns what is created. Returns the
-/// host path of the target and the container paths created, parents first.
+/// file (mode 0644) at the end. `owner` chowns what is created.
 pub fn ensure_target(
     root: &Path,
     path: &str,
     kind: TargetKind,
     owner: Option<(u32, u32)>,
-) -> Result<(PathBuf, Vec<String>), RootPathError> {
+) -> Result<Ensured, RootPathError> {
     let rel = resolve_in_root(root, path)?;
     let mut created = Vec::new();
+    let mut parent = None;
     let mut host = root.to_path_buf();
     let mut container = String::new();
     let count = rel.components().count();
     for (i, comp) in rel.components().enumerate() {
+        let parent_host = host.clone();
+        let parent_path = if container.is_empty() {
+            "/".to_string()
+        } else {
+            container.clone()
+        };
         host.push(comp);
         container.push('/');
         container.push_str(&comp.as_os_str().to_string_lossy());
@@ -140,6 +256,9 @@ pub fn ensure_target(
             }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if created.is_empty() {
+                    parent = Some(dir_times(&parent_host, parent_path)?);
+                }
                 let result = if last && kind == TargetKind::File {
                     std::fs::OpenOptions::new()
                         .write(true)
@@ -175,11 +294,14 @@ pub fn ensure_target(
             }
         }
     }
-    Ok((host, created))
+    Ok(Ensured {
+        host,
+        created,
+        parent,
+    })
 }
 
-/// Removes stubs the sandbox created (as listed in
-/// [`super::RunOutcome::created_paths`]) from `root`, children first, when
+/// Removes the stubs listed in `created` (see [`Stubs`]) from `root`, children first, when
 /// they are still empty: a stub the command filled in stays, as content.
 /// Returns the paths removed.
 pub fn remove_created_paths(root: &Path, created: &[String]) -> Result<Vec<String>, RootPathError> {
@@ -262,19 +384,21 @@ mod tests {
     fn ensure_target_creates_missing_parents_and_reports_them_in_order() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join("run")).unwrap();
-        let (host, created) =
+        let ensured =
             ensure_target(root.path(), "/run/secrets/token", TargetKind::File, None).unwrap();
-        assert_eq!(host, root.path().join("run/secrets/token"));
-        assert!(host.is_file());
-        assert_eq!(created, vec!["/run/secrets", "/run/secrets/token"]);
+        assert_eq!(ensured.host, root.path().join("run/secrets/token"));
+        assert!(ensured.host.is_file());
+        assert_eq!(ensured.created, vec!["/run/secrets", "/run/secrets/token"]);
+        assert_eq!(ensured.parent.unwrap().path, "/run");
     }
 
     #[test]
     fn ensure_target_reports_nothing_for_existing_paths() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("proc")).unwrap();
-        let (_, created) = ensure_target(root.path(), "/proc", TargetKind::Dir, None).unwrap();
-        assert!(created.is_empty());
+        let ensured = ensure_target(root.path(), "/proc", TargetKind::Dir, None).unwrap();
+        assert!(ensured.created.is_empty());
+        assert!(ensured.parent.is_none());
     }
 
     #[test]
@@ -283,9 +407,8 @@ mod tests {
         std::fs::create_dir_all(root.path().join("run")).unwrap();
         std::fs::create_dir_all(root.path().join("var")).unwrap();
         symlink("../run", root.path().join("var/run")).unwrap();
-        let (_, created) =
-            ensure_target(root.path(), "/var/run/cache", TargetKind::Dir, None).unwrap();
-        assert_eq!(created, vec!["/run/cache"]);
+        let ensured = ensure_target(root.path(), "/var/run/cache", TargetKind::Dir, None).unwrap();
+        assert_eq!(ensured.created, vec!["/run/cache"]);
         assert!(root.path().join("run/cache").is_dir());
     }
 
@@ -299,14 +422,70 @@ mod tests {
     #[test]
     fn remove_created_paths_removes_empty_stubs_and_keeps_content() {
         let root = tempfile::tempdir().unwrap();
-        let (_, mut created) =
-            ensure_target(root.path(), "/a/b/stub", TargetKind::File, None).unwrap();
-        let (_, more) = ensure_target(root.path(), "/a/kept", TargetKind::File, None).unwrap();
-        created.extend(more);
+        let mut created = ensure_target(root.path(), "/a/b/stub", TargetKind::File, None)
+            .unwrap()
+            .created;
+        created.extend(
+            ensure_target(root.path(), "/a/kept", TargetKind::File, None)
+                .unwrap()
+                .created,
+        );
         std::fs::write(root.path().join("a/kept"), "written by the step").unwrap();
         let removed = remove_created_paths(root.path(), &created).unwrap();
         assert_eq!(removed, vec!["/a/b/stub", "/a/b"]);
         assert!(root.path().join("a/kept").is_file());
         assert!(!root.path().join("a/b").exists());
+    }
+
+    fn epoch(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+    }
+
+    fn set_mtime(path: &Path, secs: u64) {
+        let times = std::fs::FileTimes::new()
+            .set_accessed(epoch(secs))
+            .set_modified(epoch(secs));
+        std::fs::File::open(path).unwrap().set_times(times).unwrap();
+    }
+
+    fn mtime(path: &Path) -> SystemTime {
+        std::fs::metadata(path).unwrap().modified().unwrap()
+    }
+
+    fn stubs_in(root: &Path, targets: &[&str]) -> Stubs {
+        let mut stubs = Stubs::default();
+        for target in targets {
+            let ensured = ensure_target(root, target, TargetKind::File, None).unwrap();
+            stubs.record(ensured.created, ensured.parent);
+        }
+        stubs.seal(root);
+        stubs
+    }
+
+    #[test]
+    fn removing_stubs_restores_the_parent_directory_mtime() {
+        let root = tempfile::tempdir().unwrap();
+        let etc = root.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        set_mtime(&etc, 1_000_000);
+        let stubs = stubs_in(root.path(), &["/etc/hosts", "/etc/resolv.conf"]);
+        assert_ne!(mtime(&etc), epoch(1_000_000));
+        stubs.remove(root.path()).unwrap();
+        assert!(!etc.join("hosts").exists());
+        assert_eq!(mtime(&etc), epoch(1_000_000));
+    }
+
+    #[test]
+    fn removing_stubs_keeps_the_mtime_of_a_directory_the_command_changed() {
+        let root = tempfile::tempdir().unwrap();
+        let etc = root.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        set_mtime(&etc, 1_000_000);
+        let stubs = stubs_in(root.path(), &["/etc/hosts"]);
+        std::fs::write(etc.join("motd"), "hello").unwrap();
+        set_mtime(&etc, 2_000_000);
+        stubs.remove(root.path()).unwrap();
+        assert!(etc.join("motd").exists());
+        assert_ne!(mtime(&etc), epoch(1_000_000));
     }
 }

@@ -3,8 +3,8 @@
 //! output to the caller as it comes, collect the reports, and let another
 //! thread cancel it through a [`CancelToken`].
 
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -17,11 +17,12 @@ use nix::unistd::Pid;
 
 use super::init::{INIT_ARG, InitReport, InitRequest};
 use super::plan::ETC_FILES;
-use super::{ExecError, RunOutcome, RunSpec, Stream};
+use super::{ExecError, RunOutcome, RunSpec, Stream, Stubs};
 
-/// Cancels a running sandbox from another thread: the keeper is killed,
-/// the init dies with it and takes every process of the step along.
-/// Cancelling before the run starts makes the run fail at once.
+/// Cancels running sandboxes from another thread: each keeper is killed,
+/// its init dies with it and takes every process of the step along. One
+/// token may serve several concurrent runs (a whole build's Ctrl-C).
+/// Cancelling before a run starts makes that run fail at once.
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken {
     state: Arc<Mutex<CancelState>>,
@@ -30,7 +31,7 @@ pub struct CancelToken {
 #[derive(Debug, Default)]
 struct CancelState {
     cancelled: bool,
-    keeper: Option<Pid>,
+    keepers: Vec<Pid>,
 }
 
 impl CancelToken {
@@ -38,12 +39,12 @@ impl CancelToken {
         Self::default()
     }
 
-    /// Kills the running step, if any, and marks the token cancelled.
+    /// Kills the running steps, if any, and marks the token cancelled.
     pub fn cancel(&self) {
         let mut state = self.lock();
         state.cancelled = true;
-        if let Some(pid) = state.keeper {
-            let _ = kill(pid, Signal::SIGKILL);
+        for pid in &state.keepers {
+            let _ = kill(*pid, Signal::SIGKILL);
         }
     }
 
@@ -57,18 +58,18 @@ impl CancelToken {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers the keeper; kills it at once if already cancelled.
+    /// Registers a keeper; kills it at once if already cancelled.
     fn register(&self, pid: Pid) {
         let mut state = self.lock();
         if state.cancelled {
             let _ = kill(pid, Signal::SIGKILL);
         }
-        state.keeper = Some(pid);
+        state.keepers.push(pid);
     }
 
-    /// Forgets the keeper before it is reaped, so no kill can hit a reused pid.
-    fn unregister(&self) {
-        self.lock().keeper = None;
+    /// Forgets a keeper before it is reaped, so no kill can hit a reused pid.
+    fn unregister(&self, pid: Pid) {
+        self.lock().keepers.retain(|p| *p != pid);
     }
 }
 
@@ -119,7 +120,7 @@ pub fn run(
         path: exe.to_path_buf(),
         source,
     })?;
-    let mut child = Command::new(exe)
+    let child = Command::new(exe)
         .arg(INIT_ARG)
         .env_clear()
         .stdin(Stdio::from(OwnedFd::from(theirs)))
@@ -131,13 +132,29 @@ pub fn run(
             exe: exe.to_path_buf(),
             source,
         })?;
-    cancel.register(Pid::from_raw(child.id() as i32));
+    let pid = Pid::from_raw(child.id() as i32);
+    cancel.register(pid);
+    let mut keeper = Keeper {
+        child,
+        cancel,
+        done: false,
+    };
+    let child = &mut keeper.child;
     let result = (|| {
         // The keeper reads the request to its end before anything else, so
         // this cannot block against a full output pipe.
-        ours.write_all(&request)
-            .and_then(|()| ours.shutdown(std::net::Shutdown::Write))
-            .map_err(|e| ExecError::Protocol(format!("sending the request: {e}")))?;
+        // A keeper that is already gone is reported from what it left.
+        let sent =
+            send_all(&ours, &request).and_then(|()| ours.shutdown(std::net::Shutdown::Write));
+        match sent {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) => {}
+            Err(e) => return Err(ExecError::Protocol(format!("sending the request: {e}"))),
+        }
         let (stdout, stderr) = match (child.stdout.take(), child.stderr.take()) {
             (Some(o), Some(e)) => (o, e),
             _ => {
@@ -148,11 +165,48 @@ pub fn run(
         };
         pump(stdout, stderr, &mut ours, &mut on_output)
     })();
-    cancel.unregister();
+    if result.is_err() {
+        let _ = child.kill();
+    }
+    cancel.unregister(pid);
     let keeper_status = child.wait();
+    keeper.done = true;
     let reports = result?;
     drop(etc_dir);
-    outcome(&reports, cancel, keeper_status.ok())
+    outcome(exe, &reports, cancel, keeper_status.ok())
+}
+
+/// The spawned keeper; killed and reaped if [`run`] is left early (an
+/// error, or a panic in the caller's output callback).
+struct Keeper<'a> {
+    child: std::process::Child,
+    cancel: &'a CancelToken,
+    done: bool,
+}
+
+impl Drop for Keeper<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.cancel
+                .unregister(Pid::from_raw(self.child.id() as i32));
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Writes all of `bytes` without risking SIGPIPE, whatever the embedding
+/// process does with that signal.
+fn send_all(socket: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    use nix::sys::socket::{MsgFlags, send};
+    while !bytes.is_empty() {
+        match send(socket.as_raw_fd(), bytes, MsgFlags::MSG_NOSIGNAL) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Streams stdout and stderr to `on_output` and collects the report socket
@@ -202,6 +256,11 @@ fn pump(
                     _ => reports.extend_from_slice(&buf[..n]),
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // A peer that exits without reading the whole request (not
+                // a hoist init) resets the socket: that is its end too.
+                Err(e) if i == 2 && e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    open[i] = false;
+                }
                 Err(e) => {
                     return Err(ExecError::Protocol(format!(
                         "reading from the sandbox: {e}"
@@ -214,16 +273,17 @@ fn pump(
 }
 
 fn outcome(
+    exe: &Path,
     reports: &[u8],
     cancel: &CancelToken,
     keeper: Option<std::process::ExitStatus>,
 ) -> Result<RunOutcome, ExecError> {
-    let mut created_paths = Vec::new();
+    let mut stubs = Stubs::default();
     for line in reports.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let report: InitReport = serde_json::from_slice(line)
             .map_err(|e| ExecError::Protocol(format!("decoding a report: {e}")))?;
         match report {
-            InitReport::Ready { created_paths: c } => created_paths = c,
+            InitReport::Ready { stubs: s } => stubs = s,
             InitReport::SetupFailed { message } => return Err(ExecError::Setup { message }),
             InitReport::ExecFailed {
                 command,
@@ -238,10 +298,7 @@ fn outcome(
                 return Err(ExecError::Exec { command, message });
             }
             InitReport::Exited { status } => {
-                return Ok(RunOutcome {
-                    status,
-                    created_paths,
-                });
+                return Ok(RunOutcome { status, stubs });
             }
         }
     }
@@ -249,6 +306,7 @@ fn outcome(
         return Err(ExecError::Cancelled);
     }
     Err(ExecError::InitDied {
+        exe: exe.to_path_buf(),
         status: keeper.map_or_else(|| "unknown".to_string(), |s| s.to_string()),
     })
 }

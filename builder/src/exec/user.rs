@@ -8,7 +8,10 @@
 //!   group entry is allowed, an unknown name is an error;
 //! - supplementary groups come from `/etc/group` membership of the user's
 //!   name, and only in the implicit form (no group given);
-//! - an empty spec means root (`0:0`, no supplementary groups).
+//! - an empty spec means root (`0:0`, no supplementary groups);
+//! - `home` is the passwd home of the resulting uid, `/` without an entry:
+//!   runc sets `HOME` from it when the environment has none, so a caller
+//!   building the step's exact environment should do the same.
 //!
 //! The files are read through [`super::rootpath::resolve_in_root`], so a
 //! symlinked `/etc/passwd` is followed inside the rootfs and never outside.
@@ -26,6 +29,8 @@ pub struct ResolvedUser {
     pub gid: u32,
     /// Supplementary groups, in `/etc/group` order, without duplicates.
     pub additional_gids: Vec<u32>,
+    /// The user's home directory from passwd; `/` when it has no entry.
+    pub home: String,
 }
 
 /// Why a `USER` value could not be resolved.
@@ -51,6 +56,7 @@ struct PasswdEntry {
     name: String,
     uid: u32,
     gid: u32,
+    home: String,
 }
 
 struct GroupEntry {
@@ -63,7 +69,11 @@ struct GroupEntry {
 pub fn resolve(rootfs: &Path, user_spec: &str) -> Result<ResolvedUser, UserError> {
     let spec = user_spec.trim();
     if spec.is_empty() {
-        return Ok(ResolvedUser::default());
+        let passwd = parse_passwd(&read_etc(rootfs, "/etc/passwd")?);
+        return Ok(ResolvedUser {
+            home: home_of(&passwd, 0),
+            ..ResolvedUser::default()
+        });
     }
     let (user_part, group_part) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -131,7 +141,15 @@ pub fn resolve(rootfs: &Path, user_spec: &str) -> Result<ResolvedUser, UserError
         uid,
         gid,
         additional_gids,
+        home: home_of(&passwd, uid),
     })
+}
+
+fn home_of(passwd: &[PasswdEntry], uid: u32) -> String {
+    passwd
+        .iter()
+        .find(|e| e.uid == uid && !e.home.is_empty())
+        .map_or_else(|| "/".to_string(), |e| e.home.clone())
 }
 
 fn parse_id(s: &str) -> Option<u32> {
@@ -161,6 +179,7 @@ fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
                 name: f.first()?.to_string(),
                 uid: parse_id(f.get(2)?)?,
                 gid: parse_id(f.get(3)?)?,
+                home: f.get(5).map_or_else(String::new, |h| h.to_string()),
             })
         })
         .collect()
@@ -216,11 +235,12 @@ mod tests {
         dir
     }
 
-    fn user(uid: u32, gid: u32, additional_gids: &[u32]) -> ResolvedUser {
+    fn user(uid: u32, gid: u32, additional_gids: &[u32], home: &str) -> ResolvedUser {
         ResolvedUser {
             uid,
             gid,
             additional_gids: additional_gids.to_vec(),
+            home: home.to_string(),
         }
     }
 
@@ -229,34 +249,43 @@ mod tests {
         let r = rootfs();
         assert_eq!(
             resolve(r.path(), "app").unwrap(),
-            user(1000, 1000, &[29, 50])
+            user(1000, 1000, &[29, 50], "/home/app")
         );
     }
 
     #[test]
     fn numeric_uid_with_entry_gets_its_groups() {
         let r = rootfs();
-        assert_eq!(resolve(r.path(), "33").unwrap(), user(33, 33, &[29, 44]));
+        assert_eq!(
+            resolve(r.path(), "33").unwrap(),
+            user(33, 33, &[29, 44], "/var/www")
+        );
     }
 
     #[test]
     fn numeric_uid_without_entry_is_allowed_with_group_0() {
         let r = rootfs();
-        assert_eq!(resolve(r.path(), "4242").unwrap(), user(4242, 0, &[]));
+        assert_eq!(resolve(r.path(), "4242").unwrap(), user(4242, 0, &[], "/"));
     }
 
     #[test]
     fn explicit_group_replaces_primary_and_drops_supplementary() {
         let r = rootfs();
-        assert_eq!(resolve(r.path(), "app:video").unwrap(), user(1000, 44, &[]));
-        assert_eq!(resolve(r.path(), "app:777").unwrap(), user(1000, 777, &[]));
-        assert_eq!(resolve(r.path(), "5:6").unwrap(), user(5, 6, &[]));
+        assert_eq!(
+            resolve(r.path(), "app:video").unwrap(),
+            user(1000, 44, &[], "/home/app")
+        );
+        assert_eq!(
+            resolve(r.path(), "app:777").unwrap(),
+            user(1000, 777, &[], "/home/app")
+        );
+        assert_eq!(resolve(r.path(), "5:6").unwrap(), user(5, 6, &[], "/"));
     }
 
     #[test]
     fn empty_spec_is_root() {
         let r = rootfs();
-        assert_eq!(resolve(r.path(), "").unwrap(), user(0, 0, &[]));
+        assert_eq!(resolve(r.path(), "").unwrap(), user(0, 0, &[], "/root"));
     }
 
     #[test]
@@ -277,7 +306,10 @@ mod tests {
     #[test]
     fn missing_passwd_allows_numbers_but_not_names() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(resolve(dir.path(), "12:34").unwrap(), user(12, 34, &[]));
+        assert_eq!(
+            resolve(dir.path(), "12:34").unwrap(),
+            user(12, 34, &[], "/")
+        );
         assert!(resolve(dir.path(), "app").is_err());
     }
 

@@ -117,7 +117,9 @@ impl GlobalScope {
 /// entries, a new value of an existing name replacing it in place.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StateEnv {
-    entries: Vec<(String, String)>,
+    /// `NAME=value`, kept formatted: every RUN copies the whole list.
+    entries: Vec<String>,
+    /// Name → position in `entries`.
     index: HashMap<String, usize>,
 }
 
@@ -133,27 +135,27 @@ impl StateEnv {
     }
 
     pub fn set(&mut self, name: &str, value: &str) {
+        let entry = format!("{name}={value}");
         match self.index.get(name) {
-            Some(&i) => self.entries[i].1 = value.to_string(),
+            Some(&i) => self.entries[i] = entry,
             None => {
                 self.index.insert(name.to_string(), self.entries.len());
-                self.entries.push((name.to_string(), value.to_string()));
+                self.entries.push(entry);
             }
         }
     }
 
     /// `NAME=value` in order.
     pub fn to_list(&self) -> Vec<String> {
-        self.entries
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect()
+        self.entries.clone()
     }
 }
 
 impl Env for StateEnv {
     fn get(&self, name: &str) -> Option<&str> {
-        self.index.get(name).map(|&i| self.entries[i].1.as_str())
+        self.index
+            .get(name)
+            .and_then(|&i| self.entries[i].get(name.len() + 1..))
     }
 }
 
@@ -162,20 +164,42 @@ impl Env for StateEnv {
 pub(crate) struct ScopeExpander<'a> {
     lexer: Lexer,
     env: &'a dyn Env,
-    matched: RefCell<BTreeSet<String>>,
+    /// `None` when nobody asks (saves allocations on every word).
+    matched: Option<RefCell<BTreeSet<String>>>,
 }
 
 impl<'a> ScopeExpander<'a> {
+    /// An expander that records the names it found set.
     pub fn new(lexer: Lexer, env: &'a dyn Env) -> Self {
         ScopeExpander {
             lexer,
             env,
-            matched: RefCell::new(BTreeSet::new()),
+            matched: Some(RefCell::new(BTreeSet::new())),
+        }
+    }
+
+    /// An expander that records nothing.
+    pub fn quiet(lexer: Lexer, env: &'a dyn Env) -> Self {
+        ScopeExpander {
+            lexer,
+            env,
+            matched: None,
         }
     }
 
     pub fn take_matched(&self) -> BTreeSet<String> {
-        std::mem::take(&mut *self.matched.borrow_mut())
+        self.matched
+            .as_ref()
+            .map(|m| std::mem::take(&mut *m.borrow_mut()))
+            .unwrap_or_default()
+    }
+
+    fn record(&self, names: BTreeSet<String>) {
+        if let Some(m) = &self.matched
+            && !names.is_empty()
+        {
+            m.borrow_mut().extend(names);
+        }
     }
 }
 
@@ -185,7 +209,7 @@ impl Expander for ScopeExpander<'_> {
             .lexer
             .process_word(word, self.env)
             .map_err(|e| e.to_string())?;
-        self.matched.borrow_mut().extend(out.matched);
+        self.record(out.matched);
         Ok(out.value)
     }
 
@@ -194,7 +218,7 @@ impl Expander for ScopeExpander<'_> {
             .lexer
             .process_words(text, self.env)
             .map_err(|e| e.to_string())?;
-        self.matched.borrow_mut().extend(out.matched);
+        self.record(out.matched);
         Ok(out.value)
     }
 
@@ -204,7 +228,7 @@ impl Expander for ScopeExpander<'_> {
             .with_skip_process_quotes(true)
             .process_word(text, self.env)
             .map_err(|e| e.to_string())?;
-        self.matched.borrow_mut().extend(out.matched);
+        self.record(out.matched);
         Ok(out.value)
     }
 }
@@ -218,7 +242,12 @@ pub(crate) fn display_text(lexer: Lexer, text: &str, env: &dyn Env) -> String {
         .process_word(text, env)
         .map(|e| e.value)
         .unwrap_or_else(|_| text.to_string());
-    super::text::uppercase_keyword(&expanded)
+    let keyword = expanded.split(char::is_whitespace).next().unwrap_or("");
+    if keyword.bytes().any(|b| b.is_ascii_lowercase()) {
+        super::text::uppercase_keyword(&expanded)
+    } else {
+        expanded
+    }
 }
 
 #[cfg(test)]

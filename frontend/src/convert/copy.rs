@@ -96,7 +96,7 @@ impl Converter<'_> {
         shown: String,
         span: Span,
     ) -> Result<(), Diagnostic> {
-        let e = ScopeExpander::new(self.plan.lexer, &self.plan.global.env);
+        let e = ScopeExpander::quiet(self.plan.lexer, &self.plan.global.env);
         c.expand_from(&e)?;
         let spec = CopySpec {
             keyword: "COPY",

@@ -6,19 +6,21 @@
 //! and what the [`ImageResolver`] says about base images (their config: env,
 //! workdir, user, shell, ONBUILD triggers, history). The steps:
 //!
-//! 1. [`plan`]: global ARGs (a `--build-arg` overrides the default; defaults
+//! 1. `plan`: global ARGs (a `--build-arg` overrides the default; defaults
 //!    expand with earlier globals and the predefined `TARGET*`/`BUILD*`
 //!    args), each FROM expanded with the global scope, stage names
 //!    (lower-cased; duplicates are errors), the target (`--target`, else the
 //!    last stage) and the stages it needs (through FROM, `COPY --from`,
 //!    `RUN --mount from=` and ONBUILD triggers). Images are resolved only for
-//!    needed stages.
-//! 2. [`stage`], [`run`], [`copy`]: each needed stage in Dockerfile order,
+//!    needed stages. A `--build-context` named like a stage replaces that
+//!    stage in FROM and `--from`, as in BuildKit.
+//! 2. `stage`, `run`, `copy`: each needed stage in Dockerfile order,
 //!    its state (filesystem vertex, config, state env) changed by each
 //!    instruction; vertices go through [`crate::graph::GraphBuilder`], which
 //!    merges equal ones, so identical steps of several stages run once.
 //! 3. `--label`s join the target's labels; build args no needed stage
-//!    consumed become a warning; unreachable vertices are dropped.
+//!    consumed become a warning. Only needed stages were converted, so the
+//!    graph holds no unreachable vertex.
 //!
 //! # Where hoist differs from BuildKit, on purpose
 //!
@@ -50,6 +52,17 @@
 //!   `[internal] heredoc EOF`, `[internal] load image REF`) are our own.
 //! - `no-cache` per stage is not an option here (the builder decides what
 //!   not to cache).
+//! - Errors of stages the target does not need are not reported (forward
+//!   references, unresolvable images); FROM lines of every stage are
+//!   expanded and checked, as BuildKit does.
+//!
+//! Vertex [`crate::graph::Vertex::stage`] is the position in
+//! [`BuildGraph::stages`] (only needed stages are kept);
+//! [`crate::graph::Stage::index`] is the Dockerfile position. A vertex
+//! shared by several stages keeps the name and stage of its first use.
+//! Mount `source`s are absolute within their input (`/` = its root);
+//! COPY sources are as written for a local context and absolute for a
+//! stage or image.
 
 mod args;
 mod copy;
@@ -64,7 +77,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::{Diagnostic, Span};
-use crate::graph::{BuildGraph, GraphBuilder, ImageConfig, Platform, Stage};
+use crate::graph::{BuildGraph, GraphBuilder, ImageConfig, Platform};
 use crate::parser::Dockerfile;
 
 pub use outline::{Outline, OutlineArg, OutlineSecret, OutlineSsh, TargetInfo, outline, targets};
@@ -164,7 +177,13 @@ pub(crate) fn convert_with_report(
     opts: &ConvertOptions,
     resolver: &dyn ImageResolver,
 ) -> Result<(BuildGraph, plan::Plan, stage::Report), Diagnostic> {
-    let plan = plan::plan(dockerfile, source, opts, resolver)?;
+    let mut plan = plan::plan(dockerfile, source, opts, resolver)?;
+    // Each needed stage's commands are consumed by its conversion.
+    let mut commands: Vec<Vec<_>> = plan
+        .stages
+        .iter_mut()
+        .map(|s| std::mem::take(&mut s.commands))
+        .collect();
     let mut position = vec![None; plan.stages.len()];
     for (pos, &i) in plan.reachable.iter().enumerate() {
         position[i] = Some(pos);
@@ -175,24 +194,15 @@ pub(crate) fn convert_with_report(
         resolver,
         gb: GraphBuilder::new(),
         done: vec![None; plan.stages.len()],
+        stages: Vec::with_capacity(plan.reachable.len()),
         position,
         consumed: BTreeSet::new(),
         report: stage::Report::default(),
     };
-    let mut stages = Vec::with_capacity(plan.reachable.len());
     for &i in &plan.reachable {
-        let out = conv.convert_stage(i)?;
-        let sp = &plan.stages[i];
-        stages.push(Stage {
-            name: sp.name.clone(),
-            index: i,
-            platform: out.platform.clone(),
-            result: out.result,
-            config: out.config.clone(),
-            span: sp.from.origin.span,
-        });
-        conv.done[i] = Some(out);
+        conv.convert_stage(i, std::mem::take(&mut commands[i]))?;
     }
+    let mut stages = std::mem::take(&mut conv.stages);
     let target = conv.position[plan.target].unwrap_or(stages.len().saturating_sub(1));
     if let Some(t) = stages.get_mut(target) {
         for (k, v) in &opts.labels {
@@ -222,13 +232,14 @@ pub(crate) fn convert_with_report(
         ));
     }
     let report = std::mem::take(&mut conv.report);
-    let mut graph = BuildGraph {
+    let graph = BuildGraph {
         vertices: conv.gb.into_vertices(),
         stages,
         target,
         warnings,
     };
-    let roots: Vec<_> = graph.stages.iter().map(|s| s.result).collect();
-    graph.retain_reachable(&roots);
+    // Every vertex was added as (an input of) a step of a needed stage, so
+    // all are reachable from the stages' results; `retain_reachable` would
+    // be a no-op (`tests/convert_robustness.rs` checks this).
     Ok((graph, plan, report))
 }

@@ -108,9 +108,9 @@ pub(crate) fn plan(
             None => opts.target_platform.clone(),
         };
         let base = match by_name.get(&from.image.to_lowercase()) {
+            _ if opts.named_contexts.contains_key(&from.image) => Base::Context(from.image.clone()),
             Some(&j) if j < i => Base::Stage(j),
             Some(&j) if j > i => Base::Forward(j),
-            _ if opts.named_contexts.contains_key(&from.image) => Base::Context(from.image.clone()),
             _ if from.image == "scratch" => Base::Scratch,
             _ => Base::Image(from.image.clone()),
         };
@@ -215,14 +215,15 @@ impl Plan {
                 triggers.push(parse_trigger(text, &origin)?);
             }
         }
-        let commands = self.stages[i].commands.clone();
-        for c in triggers.iter().chain(commands.iter()) {
-            for (name, needle) in self.references(c)? {
+        let mut used = BTreeSet::new();
+        for c in triggers.iter().chain(self.stages[i].commands.iter()) {
+            for (name, needle) in self.references(c, &mut used)? {
                 if let FromRef::Stage(j) = self.resolve_ref(&name, i, c.origin(), &needle, opts)? {
                     deps.push(j);
                 }
             }
         }
+        self.global_used.extend(used);
         let stage = &mut self.stages[i];
         stage.resolved = resolved;
         stage.triggers = triggers;
@@ -232,14 +233,18 @@ impl Plan {
 
     /// The stage/image names an instruction reads from (`COPY --from`,
     /// `RUN --mount from=`), with the text to point errors at.
-    fn references(&mut self, c: &Instruction) -> Result<Vec<(String, String)>, Diagnostic> {
+    fn references(
+        &self,
+        c: &Instruction,
+        used: &mut BTreeSet<String>,
+    ) -> Result<Vec<(String, String)>, Diagnostic> {
         let mut out = Vec::new();
         match c {
             Instruction::Copy(copy) if copy.from.is_some() => {
                 let mut copy = copy.clone();
                 let e = ScopeExpander::new(self.lexer, &self.global.env);
                 copy.expand_from(&e)?;
-                self.global_used.extend(e.take_matched());
+                used.extend(e.take_matched());
                 if let Some(f) = copy.from {
                     out.push((f, "--from".to_string()));
                 }
@@ -256,7 +261,9 @@ impl Plan {
         Ok(out)
     }
 
-    /// Resolves a `--from` name seen in stage `current`.
+    /// Resolves a `--from` name seen in stage `current`: a named context
+    /// (which replaces a stage of the same name, as in BuildKit), a stage
+    /// name, a stage index, else an image.
     pub fn resolve_ref(
         &self,
         name: &str,
@@ -265,6 +272,9 @@ impl Plan {
         needle: &str,
         opts: &ConvertOptions,
     ) -> Result<FromRef, Diagnostic> {
+        if opts.named_contexts.contains_key(name) {
+            return Ok(FromRef::Context(name.to_string()));
+        }
         if let Some(&j) = self.by_name.get(&name.to_lowercase()) {
             return match j.cmp(&current) {
                 std::cmp::Ordering::Less => Ok(FromRef::Stage(j)),
@@ -285,9 +295,6 @@ impl Plan {
                     ),
                 )),
             };
-        }
-        if opts.named_contexts.contains_key(name) {
-            return Ok(FromRef::Context(name.to_string()));
         }
         Ok(FromRef::Image(name.to_string()))
     }

@@ -47,16 +47,16 @@ impl Converter<'_> {
     pub(crate) fn run(
         &mut self,
         st: &mut StageState,
-        run: RunCmd,
+        mut run: RunCmd,
         shown: String,
         span: Span,
     ) -> Result<(), Diagnostic> {
         let mut inputs = Inputs(vec![st.state]);
         let mut mounts = Vec::new();
-        let mut args = run.command.args.clone();
+        let mut args = std::mem::take(&mut run.command.args);
         let mut wrap_in_shell = run.command.shell_form;
         if !run.heredocs.is_empty() && run.command.shell_form {
-            let line = run.command.args.join(" ");
+            let line = args.join(" ");
             let only = &run.heredocs[0];
             if run.heredocs.len() == 1 && is_heredoc_word(line.trim(), &only.name) {
                 if only.content.starts_with("#!") {

@@ -25,11 +25,11 @@ pub(crate) const DEFAULT_PATH: &str =
 /// The comment BuildKit puts on every history entry it writes.
 pub(crate) const HISTORY_COMMENT: &str = "buildkit.dockerfile.v0";
 
-/// What a finished stage leaves for stages built on it.
+/// What a finished stage leaves for stages built on it (its config is in
+/// [`Converter::stages`]).
 #[derive(Debug, Clone)]
 pub(crate) struct StageOut {
     pub result: VertexId,
-    pub config: ImageConfig,
     pub env: StateEnv,
     pub args: Vec<String>,
     pub platform: Platform,
@@ -81,6 +81,8 @@ pub(crate) struct Converter<'a> {
     pub resolver: &'a dyn ImageResolver,
     pub gb: GraphBuilder,
     pub done: Vec<Option<StageOut>>,
+    /// The converted stages, in graph order.
+    pub stages: Vec<crate::graph::Stage>,
     /// Dockerfile stage index → position in `BuildGraph::stages`.
     pub position: Vec<Option<usize>>,
     /// Build args some needed stage declared.
@@ -182,15 +184,19 @@ impl Converter<'_> {
         )
     }
 
-    /// Converts stage `i` (its dependencies are already converted).
-    pub fn convert_stage(&mut self, i: usize) -> Result<StageOut, Diagnostic> {
+    /// Converts stage `i` (its dependencies are already converted) and
+    /// appends it to `stages`.
+    pub fn convert_stage(
+        &mut self,
+        i: usize,
+        commands: Vec<Instruction>,
+    ) -> Result<(), Diagnostic> {
         let plan = self.plan;
         let sp = &plan.stages[i];
         let pos = self.stage_pos(i);
         let from_span = sp.from.origin.span;
         let counts_from = matches!(sp.base, Base::Image(_) | Base::Context(_));
-        let total = sp
-            .commands
+        let total = commands
             .iter()
             .chain(sp.triggers.iter())
             .filter(|c| is_step(c))
@@ -217,14 +223,17 @@ impl Converter<'_> {
         };
         match &sp.base {
             Base::Stage(j) => {
-                let Some(out) = self.done[*j].clone() else {
+                let (Some(out), Some(base)) = (
+                    self.done[*j].clone(),
+                    self.stage_pos(*j).and_then(|p| self.stages.get(p)),
+                ) else {
                     return Err(sp
                         .from
                         .origin
                         .error("", "internal: base stage not converted"));
                 };
+                st.config = base.config.clone();
                 st.state = out.result;
-                st.config = out.config;
                 st.config.config.on_build.clear();
                 st.env = out.env;
                 st.args = out.args;
@@ -291,16 +300,24 @@ impl Converter<'_> {
             self.dispatch(&mut st, t.clone())?;
         }
         st.span_override = None;
-        for c in &sp.commands {
-            self.dispatch(&mut st, c.clone())?;
+        for c in commands {
+            self.dispatch(&mut st, c)?;
         }
-        Ok(StageOut {
+        self.stages.push(crate::graph::Stage {
+            name: sp.name.clone(),
+            index: i,
+            platform: st.platform.clone(),
             result: st.state,
             config: st.config,
+            span: from_span,
+        });
+        self.done[i] = Some(StageOut {
+            result: st.state,
             env: st.env,
             args: st.args,
             platform: st.platform,
-        })
+        });
+        Ok(())
     }
 
     /// Applies one instruction to the stage.
@@ -315,7 +332,7 @@ impl Converter<'_> {
         let lexer = self.plan.lexer;
         let shown = display_text(lexer, &ins.origin().text, &st.env);
         {
-            let e = ScopeExpander::new(lexer, &st.env);
+            let e = ScopeExpander::quiet(lexer, &st.env);
             ins.expand(&e).map_err(|d| relocate(d, st))?;
         }
         let span = st.span_override.unwrap_or(ins.origin().span);

@@ -93,7 +93,25 @@ pub fn try_build_with(
     resolver: &FakeResolver,
 ) -> Result<BuildGraph, Diagnostic> {
     let parsed = parse(df).expect("test Dockerfile parses");
-    convert(&parsed, df, opts, resolver)
+    let graph = convert(&parsed, df, opts, resolver)?;
+    assert_well_formed(&graph);
+    Ok(graph)
+}
+
+/// Inputs come before their users and every vertex is needed by a stage.
+pub fn assert_well_formed(g: &BuildGraph) {
+    for (n, v) in g.vertices.iter().enumerate() {
+        assert!(v.inputs.iter().all(|i| i.0 < n), "inputs of {n} come first");
+        assert!(v.stage.is_none_or(|s| s < g.stages.len()));
+    }
+    let mut pruned = g.clone();
+    let roots: Vec<_> = g.stages.iter().map(|s| s.result).collect();
+    pruned.retain_reachable(&roots);
+    assert_eq!(
+        pruned.vertices.len(),
+        g.vertices.len(),
+        "every vertex is reachable"
+    );
 }
 
 pub fn try_build(df: &str) -> Result<BuildGraph, Diagnostic> {

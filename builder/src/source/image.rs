@@ -1,1 +1,0 @@
-//! Base images: registry references, OCI layouts and archives, docker-save tars, scratch.
