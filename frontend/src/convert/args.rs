@@ -237,6 +237,13 @@ impl Expander for ScopeExpander<'_> {
 /// substituted, quotes kept, unset variables left as written (BuildKit's
 /// `processCmdEnv`), keyword upper-cased.
 pub(crate) fn display_text(lexer: Lexer, text: &str, env: &dyn Env) -> String {
+    if !text.contains(['$', lexer.escape()]) {
+        // Nothing to expand or unescape, and quotes stay: the text as is.
+        let keyword = text.split(char::is_whitespace).next().unwrap_or("");
+        if !keyword.bytes().any(|b| b.is_ascii_lowercase()) {
+            return text.to_string();
+        }
+    }
     let l = lexer.with_raw_quotes(true).with_skip_unset_env(true);
     let expanded = l
         .process_word(text, env)
@@ -262,6 +269,17 @@ mod tests {
         assert_eq!(e.to_list(), ["A=3", "B=2", "C="]);
         assert_eq!(e.get("C"), Some(""));
         assert_eq!(e.get("D"), None);
+    }
+
+    #[test]
+    fn display_text_expands_set_variables_keeps_quotes_and_unset_ones() {
+        let env = StateEnv::from_list(&["V=1".into()]);
+        let l = Lexer::default();
+        assert_eq!(
+            display_text(l, "run echo \"$V\" $NO a\\ b", &env),
+            "RUN echo \"1\" $NO a b"
+        );
+        assert_eq!(display_text(l, "COPY 'a b' /c", &env), "COPY 'a b' /c");
     }
 
     #[test]

@@ -207,7 +207,7 @@ impl Converter<'_> {
                         !matches!(self.gb.vertex(v).op, Op::Source(SourceOp::Local { .. }));
                     v
                 }
-                None => self.context_vertex("context", local.clone()),
+                None => self.context_vertex("context", local),
             };
             local_input = Some(inputs.index_of(v));
         }

@@ -373,3 +373,28 @@ pub(crate) fn mount_from(spec: &str) -> Option<String> {
         (!v.is_empty()).then(|| v.to_string())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_from_finds_the_from_field_in_any_case() {
+        assert_eq!(
+            mount_from("type=bind,FROM=build,target=/x").as_deref(),
+            Some("build")
+        );
+        assert_eq!(
+            mount_from("from=\"img:1\",target=/x").as_deref(),
+            Some("img:1")
+        );
+        assert_eq!(mount_from("type=cache,target=/x"), None);
+        assert_eq!(mount_from("from=,target=/x"), None);
+    }
+
+    #[test]
+    fn oci_layout_reference_includes_the_tag() {
+        assert_eq!(oci_layout_reference("/l", Some("v1")), "oci-layout:///l:v1");
+        assert_eq!(oci_layout_reference("/l", None), "oci-layout:///l");
+    }
+}
