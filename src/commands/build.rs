@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use hoist_builder::export::spec::OutputSpec;
+use hoist_builder::export::spec::{OutputSpec, OutputSpecError};
 use hoist_builder::request::{BuildContextSpec, BuildRequest, NetworkMode, SecretSpec, SshSpec};
 
 use super::{UsageError, parse_build_args, parse_platforms};
@@ -292,7 +292,13 @@ pub fn build_request(
         .outputs
         .iter()
         .map(|o| {
-            OutputSpec::parse(o).map_err(|e| UsageError(format!("invalid --output {o:?}: {e}")))
+            OutputSpec::parse(o).map_err(|e| {
+                let reason = match e {
+                    OutputSpecError::Syntax { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                UsageError(format!("invalid --output {o:?}: {reason}"))
+            })
         })
         .collect::<Result<_, _>>()?;
     let source_date_epoch = match build_args
