@@ -137,17 +137,19 @@ pub async fn build(
     let snapshots = Arc::new(SnapshotStore::open(root.snapshots()).map_err(BuildError::setup)?);
     let records =
         crate::solver::cache::RecordStore::open(root.cache_records()).map_err(BuildError::setup)?;
+    // Positions in `graph.stages`, which is what `Vertex::stage` holds.
     let no_cache_stages = graph
         .stages
         .iter()
-        .filter(|s| {
+        .enumerate()
+        .filter(|(_, s)| {
             s.name.as_ref().is_some_and(|n| {
                 req.no_cache_filter
                     .iter()
                     .any(|f| f.eq_ignore_ascii_case(n))
             })
         })
-        .map(|s| s.index)
+        .map(|(i, _)| i)
         .collect();
     let solve_opts = SolveOptions {
         no_cache: req.no_cache,

@@ -24,7 +24,8 @@ use crate::source::local::{Context, IgnoreFile, Patterns};
 pub struct SolveOptions {
     /// Skip cache lookups for every step.
     pub no_cache: bool,
-    /// Skip cache lookups for the steps of these stages (by index).
+    /// Skip cache lookups for the steps of these stages (positions in
+    /// `BuildGraph::stages`).
     pub no_cache_stages: Vec<usize>,
     /// The network of `RUN --network=default`.
     pub default_network: Network,

@@ -1,5 +1,6 @@
 //! Graphviz DOT rendering of a [`BuildGraph`]: one cluster per stage, one
 //! node per vertex labelled with its name, edges from inputs to users.
+//! A vertex's `stage` is its stage's position in `BuildGraph::stages`.
 
 use std::fmt::Write;
 
@@ -46,15 +47,14 @@ pub(super) fn render(g: &BuildGraph) -> String {
             quote(&label)
         );
         for (i, v) in g.vertices.iter().enumerate() {
-            if v.stage == Some(stage.index) {
+            if v.stage == Some(si) {
                 out.push_str(&node(i));
             }
         }
         out.push_str("  }\n");
     }
-    let staged: Vec<usize> = g.stages.iter().map(|s| s.index).collect();
     for (i, v) in g.vertices.iter().enumerate() {
-        if !v.stage.is_some_and(|s| staged.contains(&s)) {
+        if v.stage.is_none_or(|s| s >= g.stages.len()) {
             out.push_str(&node(i)[2..]);
         }
     }
