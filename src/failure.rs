@@ -23,7 +23,6 @@ pub enum Failure {
     #[error("{0}")]
     Usage(String),
     /// Stopped by SIGINT.
-    #[allow(dead_code)] // returned by `hoist build` once it is wired
     #[error("interrupted")]
     Interrupted,
     /// Anything else (I/O, a build error), with its cause chain.

@@ -22,13 +22,11 @@ pub fn install() {
 }
 
 /// The running command checks [`interrupted`] and stops by itself.
-#[allow(dead_code)] // used by `hoist build` once it is wired (see commands::build)
 pub fn cooperate() {
     COOPERATIVE.store(true, Ordering::SeqCst);
 }
 
 /// True once Ctrl-C was pressed while cooperating.
-#[allow(dead_code)] // used by `hoist build` once it is wired (see commands::build)
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }

@@ -1,15 +1,6 @@
 //! `hoist build`: flags compatible with `docker buildx build`, turned into a
 //! [`BuildRequest`] for the builder.
-//!
-//! Not yet a subcommand: the builder's entry point (`hoist_builder::build`)
-//! is being written. To wire it, add `Build(commands::build::BuildArgs)` to
-//! `Commands` in main.rs and a `run(&BuildArgs)` here that does
-//! [`BuildInputs::read`], [`build_request`], [`data_root`],
-//! `crate::interrupt::cooperate()`, `crate::progress::start(mode)` (mode
-//! [`ProgressMode::Quiet`] for `-q`), the build, then drops the progress
-//! sink, calls `RendererThread::finish` and maps the result to a `Failure`.
-// Until `run` is wired, only the tests reach most of this module.
-#![allow(dead_code)]
+//! Running the build is `super::build_run`.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

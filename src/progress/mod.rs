@@ -8,9 +8,6 @@
 //! A renderer runs on its own thread and reads a channel; the builder emits
 //! into the other end through [`ChannelProgress`]. [`start`] wires the two.
 
-// `hoist build` (not wired yet, see commands::build) is the only user.
-#![allow(dead_code)]
-
 pub mod plain;
 pub mod rawjson;
 pub mod tty;
