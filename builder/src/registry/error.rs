@@ -125,7 +125,12 @@ pub(crate) fn classify(reference: &Reference, e: OciDistributionError) -> Regist
 /// Network trouble and 5xx answers are worth another try.
 pub(crate) fn is_transient(e: &OciDistributionError) -> bool {
     match e {
-        OciDistributionError::RequestError(r) => !r.is_builder() && !r.is_redirect(),
+        // A status error (from `error_for_status`, e.g. a HEAD) is transient
+        // only for 5xx and 429; other request errors are the network's.
+        OciDistributionError::RequestError(r) => match r.status() {
+            Some(status) => status.is_server_error() || status.as_u16() == 429,
+            None => !r.is_builder() && !r.is_redirect(),
+        },
         OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
         OciDistributionError::IoError(_) => true,
         _ => false,
