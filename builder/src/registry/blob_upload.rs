@@ -145,7 +145,8 @@ impl BlobTarget<'_> {
                 let digest_text = digest_text.as_str();
                 async move {
                     let (sent_tx, mut sent_rx) = tokio::sync::watch::channel(0u64);
-                    let body = file_stream(self.store, digest, sent_tx, local_failure.clone());
+                    let body =
+                        file_stream(self.store, digest, size, sent_tx, local_failure.clone());
                     let put =
                         self.client
                             .push_blob_stream(self.oref, body, digest_text, Some(size));
@@ -203,14 +204,16 @@ impl BlobTarget<'_> {
 
 /// The blob's bytes as a request body: read piece by piece, counted into
 /// `sent`, hashed, and ended with an error (recorded in `failure`) when the
-/// file cannot be read or does not match `digest`.
+/// file cannot be read or does not match `digest` and `size`.
 fn file_stream(
     store: &ContentStore,
     digest: &Digest,
+    size: u64,
     sent: tokio::sync::watch::Sender<u64>,
     failure: Arc<Mutex<Option<ContentError>>>,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, OciDistributionError>> + Send + 'static {
     struct State {
+        size: u64,
         path: std::path::PathBuf,
         file: Option<tokio::fs::File>,
         digester: Digester,
@@ -219,7 +222,29 @@ fn file_stream(
         failure: Arc<Mutex<Option<ContentError>>>,
         done: bool,
     }
+    impl State {
+        /// Whether what was read is the blob: its digest and its size.
+        fn check(&self) -> Result<(), ContentError> {
+            let actual = self.digester.clone().finish();
+            if actual != self.expected {
+                return Err(ContentError::Corrupt {
+                    digest: self.expected.clone(),
+                    actual,
+                });
+            }
+            if self.digester.len() != self.size {
+                return Err(ContentError::SizeMismatch {
+                    digest: self.expected.clone(),
+                    expected: self.size,
+                    actual: self.digester.len(),
+                    source_name: self.path.display().to_string(),
+                });
+            }
+            Ok(())
+        }
+    }
     let state = State {
+        size,
         path: store.path(digest),
         file: None,
         digester: Digester::new(),
@@ -260,20 +285,27 @@ fn file_stream(
         match read {
             Ok(0) => {
                 st.done = true;
-                let actual = std::mem::take(&mut st.digester).finish();
-                if actual != st.expected {
-                    let e = ContentError::Corrupt {
-                        digest: st.expected.clone(),
-                        actual,
-                    };
-                    let item = fail(&mut st, e);
-                    return Some((item, st));
+                match st.check() {
+                    Ok(()) => None,
+                    Err(e) => {
+                        let item = fail(&mut st, e);
+                        Some((item, st))
+                    }
                 }
-                None
             }
             Ok(n) => {
                 buf.truncate(n);
                 st.digester.update(&buf);
+                // The request ends with the announced length, without
+                // asking for the end of the stream: check the digest before
+                // the last piece goes out.
+                if st.digester.len() >= st.size {
+                    st.done = true;
+                    if let Err(e) = st.check() {
+                        let item = fail(&mut st, e);
+                        return Some((item, st));
+                    }
+                }
                 st.sent.send_replace(st.digester.len());
                 Some((Ok(bytes::Bytes::from(buf)), st))
             }
