@@ -381,3 +381,162 @@ impl PushPlan {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::RegistryOptions;
+    use serde_json::json;
+
+    fn target() -> Reference {
+        Reference::parse("127.0.0.1:5000/app:1").unwrap()
+    }
+
+    fn put(store: &ContentStore, value: &serde_json::Value) -> (Digest, u64) {
+        let bytes = serde_json::to_vec(value).unwrap();
+        (
+            store.write_bytes(&bytes, None, "test").unwrap(),
+            bytes.len() as u64,
+        )
+    }
+
+    fn descriptor(media_type: &str, (digest, size): &(Digest, u64)) -> serde_json::Value {
+        json!({"mediaType": media_type, "digest": digest.to_string(), "size": size})
+    }
+
+    /// An image manifest of `config` and `layers` (already in the store).
+    fn manifest(
+        store: &ContentStore,
+        config: &(Digest, u64),
+        layers: &[&(Digest, u64)],
+    ) -> (Digest, u64) {
+        let layers: Vec<_> = layers
+            .iter()
+            .map(|l| descriptor("application/vnd.oci.image.layer.v1.tar+gzip", l))
+            .collect();
+        put(
+            store,
+            &json!({
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": descriptor("application/vnd.oci.image.config.v1+json", config),
+                "layers": layers,
+            }),
+        )
+    }
+
+    fn blob(store: &ContentStore, text: &str) -> (Digest, u64) {
+        (
+            store.write_bytes(text.as_bytes(), None, "test").unwrap(),
+            text.len() as u64,
+        )
+    }
+
+    #[test]
+    fn plan_sends_shared_blobs_once_and_children_before_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::open(dir.path()).unwrap();
+        let shared = blob(&store, "shared layer");
+        let own = blob(&store, "arm layer");
+        let c1 = blob(&store, "{\"architecture\":\"amd64\"}");
+        let c2 = blob(&store, "{\"architecture\":\"arm64\"}");
+        let m1 = manifest(&store, &c1, &[&shared]);
+        let m2 = manifest(&store, &c2, &[&shared, &own]);
+        // Docker's list type, and children without a mediaType of their own
+        // get the one their descriptor gives.
+        let index = put(
+            &store,
+            &json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+                "manifests": [descriptor(OCI_MANIFEST, &m1), descriptor(OCI_MANIFEST, &m2)],
+            }),
+        );
+
+        let plan = PushPlan::read(&store, &index.0, &target()).unwrap();
+
+        let blobs: Vec<&Digest> = plan.blobs.iter().map(|d| &d.digest).collect();
+        assert_eq!(blobs, vec![&c1.0, &shared.0, &c2.0, &own.0]);
+        let manifests: Vec<(&Digest, &str)> = plan
+            .manifests
+            .iter()
+            .map(|m| (&m.digest, m.media_type.as_str()))
+            .collect();
+        assert_eq!(
+            manifests,
+            vec![
+                (&m1.0, OCI_MANIFEST),
+                (&m2.0, OCI_MANIFEST),
+                (
+                    &index.0,
+                    "application/vnd.docker.distribution.manifest.list.v2+json"
+                ),
+            ]
+        );
+        // The exact stored bytes go out.
+        assert_eq!(
+            plan.manifests[2].bytes.as_ref(),
+            store.read(&index.0).unwrap()
+        );
+    }
+
+    #[test]
+    fn plan_of_an_index_with_a_missing_child_names_the_child() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::open(dir.path()).unwrap();
+        let absent = Digest::of(b"never stored");
+        let index = put(
+            &store,
+            &json!({
+                "schemaVersion": 2,
+                "mediaType": OCI_INDEX,
+                "manifests": [descriptor(OCI_MANIFEST, &(absent.clone(), 12))],
+            }),
+        );
+        let err = PushPlan::read(&store, &index.0, &target()).unwrap_err();
+        assert!(
+            matches!(&err, PushError::Store { what: "manifest", digest, .. } if *digest == absent),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(&absent.to_string()), "{err}");
+        assert!(err.to_string().contains("127.0.0.1:5000/app:1"), "{err}");
+    }
+
+    #[test]
+    fn plan_leaves_out_foreign_layers_the_store_does_not_have() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::open(dir.path()).unwrap();
+        let config = blob(&store, "{}");
+        let foreign = Digest::of(b"windows base layer");
+        let m = put(
+            &store,
+            &json!({
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": descriptor("application/vnd.oci.image.config.v1+json", &config),
+                "layers": [{
+                    "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+                    "digest": foreign.to_string(),
+                    "size": 18,
+                    "urls": ["https://example.com/layer"],
+                }],
+            }),
+        );
+        let plan = PushPlan::read(&store, &m.0, &target()).unwrap();
+        let blobs: Vec<&Digest> = plan.blobs.iter().map(|d| &d.digest).collect();
+        assert_eq!(blobs, vec![&config.0]);
+    }
+
+    #[test]
+    fn push_future_can_be_spawned() {
+        fn assert_send<T: Send>(_: &T) {}
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::open(dir.path()).unwrap();
+        let client = RegistryClient::new(RegistryOptions::default());
+        let digest = Digest::of(b"x");
+        let target = target();
+        let progress = |_e: PushEvent| {};
+        let future = push_image(&client, &store, &digest, &target, &progress);
+        assert_send(&future);
+    }
+}
