@@ -212,6 +212,28 @@ mod tests {
         }));
     }
 
+    /// The error `error_for_status` gives for an answer with `status`.
+    fn status_error(status: u16) -> OciDistributionError {
+        let response = http::Response::builder()
+            .status(status)
+            .body(Vec::<u8>::new())
+            .unwrap();
+        let error = reqwest::Response::from(response)
+            .error_for_status()
+            .unwrap_err();
+        OciDistributionError::RequestError(error)
+    }
+
+    #[test]
+    fn status_errors_of_heads_are_transient_only_for_5xx_and_429() {
+        assert!(is_transient(&status_error(500)));
+        assert!(is_transient(&status_error(503)));
+        assert!(is_transient(&status_error(429)));
+        assert!(!is_transient(&status_error(401)));
+        assert!(!is_transient(&status_error(403)));
+        assert!(!is_transient(&status_error(404)));
+    }
+
     #[test]
     fn registry_error_bodies_are_shown_as_code_and_message() {
         let body = r#"{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":{}}]}"#;
