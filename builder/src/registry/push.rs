@@ -28,6 +28,7 @@ use super::blob_upload::{BlobOutcome, BlobTarget};
 use super::client::RegistryClient;
 use super::error::{RegistryError, classify, describe};
 use super::reference::Reference;
+use crate::source::image::ResolvedImage;
 use crate::source::image::manifest::{
     Descriptor, ManifestDocument, ManifestError, OCI_INDEX, OCI_MANIFEST,
 };
@@ -73,6 +74,20 @@ pub struct PushOptions {
     /// another repository, is mounted from there instead of uploaded, when
     /// the registry allows it.
     pub blob_sources: HashMap<Digest, Reference>,
+}
+
+impl PushOptions {
+    /// Adds the layers of a base image pulled from a registry as blobs its
+    /// repository holds (images from layouts and archives add nothing).
+    pub fn with_base_image(mut self, base: &ResolvedImage) -> Self {
+        if let Some(reference) = &base.reference {
+            for layer in &base.layers {
+                self.blob_sources
+                    .insert(layer.digest.clone(), reference.clone());
+            }
+        }
+        self
+    }
 }
 
 /// A failed push; each names the target and the blob or manifest.
@@ -525,6 +540,30 @@ mod tests {
         let plan = PushPlan::read(&store, &m.0, &target()).unwrap();
         let blobs: Vec<&Digest> = plan.blobs.iter().map(|d| &d.digest).collect();
         assert_eq!(blobs, vec![&config.0]);
+    }
+
+    #[test]
+    fn base_image_from_a_registry_names_its_repository_for_its_layers() {
+        let platform = "linux/amd64".parse().unwrap();
+        let layer = Digest::of(b"base layer");
+        let mut base = ResolvedImage::scratch(&platform);
+        base.layers.push(crate::source::image::Layer {
+            digest: layer.clone(),
+            size: 10,
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            diff_id: Digest::of(b"diff"),
+        });
+        // From a layout: no repository to mount from.
+        assert!(
+            PushOptions::default()
+                .with_base_image(&base)
+                .blob_sources
+                .is_empty()
+        );
+        let repo = Reference::parse("127.0.0.1:5000/base:1").unwrap();
+        base.reference = Some(repo.clone());
+        let options = PushOptions::default().with_base_image(&base);
+        assert_eq!(options.blob_sources, HashMap::from([(layer, repo)]));
     }
 
     #[test]
