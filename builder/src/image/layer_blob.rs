@@ -74,9 +74,13 @@ pub enum LayerBlobError {
 
 /// The blob of `layer` for an image assembled with `opts`; `None` for an
 /// empty layer a build made.
+///
+/// `below` are the unpacked directories of the layers under this one, top
+/// first, as far as they are present (to tell an empty diff).
 pub fn layer_blob(
     src: LayerSources<'_>,
     layer: &LayerRef,
+    below: &[PathBuf],
     opts: &ImageOptions,
 ) -> Result<Option<LayerBlob>, LayerBlobError> {
     let encoding = opts.encoding();
@@ -106,12 +110,12 @@ pub fn layer_blob(
     }
     let dir = src.snapshots.layer_path(&layer.id);
     let produced = if src.snapshots.has_layer(&layer.id) {
-        let mut entries = fs::read_dir(&dir).map_err(|source| LayerBlobError::Io {
+        let unchanged = changes_nothing(&dir, below).map_err(|source| LayerBlobError::Io {
             id: layer.id.clone(),
             path: dir.clone(),
             source,
         })?;
-        if layer.blob.is_none() && entries.next().is_none() {
+        if layer.blob.is_none() && unchanged {
             return Ok(None);
         }
         let written = write_layer(
@@ -154,6 +158,43 @@ pub fn layer_blob(
     // The memo is an optimisation: failing to write it is not an error.
     let _ = write_record(&record, &produced);
     Ok(Some(produced))
+}
+
+/// Whether the layer directory `dir` (overlay form) changes nothing: it
+/// holds only directories that exist below with the same mode, owner and
+/// mtime, none of them opaque. (A RUN leaves such directories behind when
+/// the sandbox's mount points were created in them and removed again.)
+fn changes_nothing(dir: &Path, below: &[PathBuf]) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    for entry in walkdir::WalkDir::new(dir).min_depth(1) {
+        let entry = entry.map_err(io::Error::other)?;
+        let meta = entry.metadata().map_err(io::Error::other)?;
+        if !meta.is_dir() {
+            return Ok(false);
+        }
+        if xattr::get(entry.path(), "trusted.overlay.opaque")?.is_some()
+            || xattr::get(entry.path(), "user.overlay.opaque")?.is_some()
+        {
+            return Ok(false);
+        }
+        let Ok(rel) = entry.path().strip_prefix(dir) else {
+            return Ok(false);
+        };
+        let lower = below
+            .iter()
+            .find_map(|b| fs::symlink_metadata(b.join(rel)).ok());
+        let same = lower.is_some_and(|l| {
+            l.is_dir()
+                && l.mode() == meta.mode()
+                && l.uid() == meta.uid()
+                && l.gid() == meta.gid()
+                && l.mtime() == meta.mtime()
+        });
+        if !same {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The OCI layer media type of a codec.
@@ -269,6 +310,27 @@ fn recompress(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layer_of_unchanged_directories_changes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let (lower, upper) = (d.path().join("lower"), d.path().join("upper"));
+        fs::create_dir_all(lower.join("etc")).unwrap();
+        fs::create_dir_all(upper.join("etc")).unwrap();
+        let t = filetime::FileTime::from_unix_time(1_000_000, 0);
+        filetime::set_file_mtime(lower.join("etc"), t).unwrap();
+        filetime::set_file_mtime(upper.join("etc"), t).unwrap();
+        let below = [lower.clone()];
+        assert!(changes_nothing(&upper, &below).unwrap());
+        assert!(changes_nothing(&d.path().join("lower"), &[]).unwrap() == false);
+        filetime::set_file_mtime(upper.join("etc"), filetime::FileTime::from_unix_time(5, 0))
+            .unwrap();
+        assert!(!changes_nothing(&upper, &below).unwrap());
+        filetime::set_file_mtime(upper.join("etc"), t).unwrap();
+        fs::write(upper.join("etc/new"), b"x").unwrap();
+        filetime::set_file_mtime(upper.join("etc"), t).unwrap();
+        assert!(!changes_nothing(&upper, &below).unwrap());
+    }
 
     #[test]
     fn docker_media_types_follow_the_codec() {

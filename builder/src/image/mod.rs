@@ -128,8 +128,14 @@ pub fn assemble(
     opts: &ImageOptions,
 ) -> Result<AssembledImage, ImageBuildError> {
     let mut blobs = Vec::with_capacity(layers.len());
-    for layer in layers {
-        blobs.push(layer_blob::layer_blob(src, layer, opts)?);
+    for (i, layer) in layers.iter().enumerate() {
+        let below: Vec<_> = layers[..i]
+            .iter()
+            .rev()
+            .map(|l| src.snapshots.layer_path(&l.id))
+            .filter(|p| p.is_dir())
+            .collect();
+        blobs.push(layer_blob::layer_blob(src, layer, &below, opts)?);
     }
     let empty: Vec<bool> = blobs.iter().map(Option::is_none).collect();
     let created = history::timestamp(opts.source_date_epoch);
