@@ -1,6 +1,8 @@
 //! Shared by the `export_*` tests: the busybox base image (made once per
 //! test binary by `examples/make-busybox-layout.sh`), a scratch workspace
 //! with its own data root, and running the real `hoist` binary.
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -322,7 +322,7 @@ mod tests {
         filetime::set_file_mtime(upper.join("etc"), t).unwrap();
         let below = [lower.clone()];
         assert!(changes_nothing(&upper, &below).unwrap());
-        assert!(changes_nothing(&d.path().join("lower"), &[]).unwrap() == false);
+        assert!(!changes_nothing(&d.path().join("lower"), &[]).unwrap());
         filetime::set_file_mtime(upper.join("etc"), filetime::FileTime::from_unix_time(5, 0))
             .unwrap();
         assert!(!changes_nothing(&upper, &below).unwrap());

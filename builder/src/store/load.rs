@@ -34,7 +34,7 @@ pub enum LoadError {
     #[error("{path}: neither an OCI archive nor a docker-save archive")]
     UnknownFormat { path: String },
     #[error(transparent)]
-    Image(#[from] ImageError),
+    Image(#[from] Box<ImageError>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -149,7 +149,7 @@ pub fn load_archive(
     }
     let mut loaded = Vec::new();
     for (source, names) in wanted {
-        let image = resolve_local(store.content(), source, platform)?;
+        let image = resolve_local(store.content(), source, platform).map_err(Box::new)?;
         let Some(manifest) = &image.manifest else {
             continue;
         };
