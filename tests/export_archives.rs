@@ -252,3 +252,35 @@ fn source_date_epoch_gives_the_same_manifest_digest_on_two_empty_roots() {
         "{inspect}"
     );
 }
+
+#[test]
+fn oci_to_stdout_carries_annotations_and_labels() {
+    let w = Work::new(HELLO);
+    let out = w.build(&[
+        "--annotation",
+        "org.opencontainers.image.source=https://example.com/app",
+        "--annotation",
+        "manifest:com.example.level=m",
+        "--label",
+        "team=core",
+        "-o",
+        "type=oci,dest=-",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tar = w.path("stdout.tar");
+    std::fs::write(&tar, &out.stdout).unwrap();
+    let reference = format!("oci-archive:{}", tar.display());
+    let raw = tool("skopeo", &["inspect", "--raw", &reference]);
+    let m: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        m["annotations"]["org.opencontainers.image.source"],
+        "https://example.com/app"
+    );
+    assert_eq!(m["annotations"]["com.example.level"], "m");
+    let config = skopeo_inspect(&reference, true);
+    assert_eq!(config["config"]["Labels"]["team"], "core");
+}
