@@ -91,7 +91,13 @@ pub fn run_images(args: &ImagesArgs) -> Result<(), Failure> {
     let store = args.root.store()?;
     let mut rows = Vec::new();
     for entry in store.list().map_err(Failure::other)? {
-        let details = store.details(&entry.descriptor).map_err(Failure::other)?;
+        let details = match store.details(&entry.descriptor) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("warning: skipping a damaged image entry: {e}");
+                continue;
+            }
+        };
         let (repository, tag) = match &entry.name {
             Some(n) => {
                 let short = familiar_name(n);

@@ -77,3 +77,14 @@ fn concurrent_taggers_lose_no_tag() {
     });
     assert_eq!(s.list().unwrap().len(), 40);
 }
+
+#[test]
+fn remove_by_digest_removes_every_name_of_the_image() {
+    let (_d, s) = store();
+    s.tag(&manifest(1), &["a".into(), "b".into()]).unwrap();
+    s.tag(&manifest(2), &["c".into()]).unwrap();
+    let hex = Digest::of(&[1]).hex().to_string();
+    let removed = s.remove(&hex[..12]).unwrap();
+    assert_eq!(removed.len(), 2);
+    assert_eq!(names(&s), [Some("docker.io/library/c:latest".to_string())]);
+}
