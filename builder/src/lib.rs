@@ -9,6 +9,7 @@
 //! - [`export`]: image, archive, directory and registry exporters.
 //! - [`registry`]: the distribution client (pull, push, auth).
 //! - [`root`]: the data root's layout.
+//! - [`store`]: the local image store (an OCI layout in the data root).
 //! - [`progress`]: the typed events a build emits; the library never prints.
 
 pub mod build;
@@ -22,3 +23,4 @@ pub mod request;
 pub mod root;
 pub mod solver;
 pub mod source;
+pub mod store;

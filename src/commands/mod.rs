@@ -5,6 +5,8 @@ pub mod build;
 pub mod build_run;
 pub mod dockerfile;
 pub mod graph;
+pub mod image_io;
+pub mod images;
 pub mod outline;
 pub mod parse;
 
