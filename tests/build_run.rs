@@ -164,10 +164,10 @@ fn no_background_process_survives_its_step() {
     assert_eq!(p.read_out("after"), "after\n");
     let mut survivors = vec![];
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            if String::from_utf8_lossy(&cmdline).contains(&marker) {
-                survivors.push(entry.file_name());
-            }
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmdline).contains(&marker)
+        {
+            survivors.push(entry.file_name());
         }
     }
     assert!(

@@ -146,6 +146,23 @@ fn no_cache_reruns_every_step() {
 }
 
 #[test]
+fn no_cache_result_replaces_the_cached_one() {
+    let p = Project::new("FROM busybox\nRUN cat /proc/sys/kernel/random/uuid > /stamp\n");
+    p.build().ok();
+    let first = p.read_out("stamp");
+    p.build().arg("--no-cache").ok();
+    let second = p.read_out("stamp");
+    assert_ne!(first, second, "--no-cache exports the new run's result");
+    let o = p.build().ok();
+    assert!(o.steps_run().is_empty(), "{}", o.stderr);
+    assert_eq!(
+        p.read_out("stamp"),
+        second,
+        "the cache now holds the newest run"
+    );
+}
+
+#[test]
 fn no_cache_filter_reruns_only_that_stage() {
     let p = Project::new(
         "FROM busybox AS a\nRUN echo in-a > /a\n\
