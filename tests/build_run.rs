@@ -129,24 +129,32 @@ fn shell_applies_to_shell_form_only() {
     assert_eq!(p.read_out("exec-form"), "exec-form\n");
 }
 
+const FAILING: &str = "FROM busybox\nRUN true\nRUN echo first-line && echo last-words >&2 && exit 7\nRUN echo never > /never\n";
+
 #[test]
 fn failing_run_reports_instruction_line_exit_code_and_output() {
-    let p = Project::new(
-        "FROM busybox\nRUN true\nRUN echo first-line && echo last-words >&2 && exit 7\nRUN echo never > /never\n",
-    );
+    let p = Project::new(FAILING);
     let o = p.build().fails();
     let err = &o.stderr;
-    assert!(err.contains("exit 7"), "names the instruction:\n{err}");
     assert!(
-        err.contains("exit code 7") || err.contains("exit code: 7"),
+        err.contains("Dockerfile:3:1: [3/4] RUN echo first-line"),
+        "names the file, line and instruction:\n{err}"
+    );
+    assert!(err.contains("exit code: 7"), "{err}");
+    assert_eq!(o.log_of("exit 7"), "first-line\nlast-words\n", "{err}");
+    assert!(!o.ran("echo never"));
+}
+
+#[test]
+fn failing_run_in_quiet_mode_prints_the_last_lines_of_output() {
+    let p = Project::new(FAILING);
+    let o = p.build().progress("quiet").fails();
+    let err = &o.stderr;
+    assert!(err.contains("first-line\nlast-words\n"), "{err}");
+    assert!(
+        err.contains("Dockerfile:3:1") && err.contains("exit code: 7"),
         "{err}"
     );
-    assert!(err.contains("last-words"), "shows the last output:\n{err}");
-    assert!(
-        err.contains(":3") || err.contains("line 3"),
-        "names line 3:\n{err}"
-    );
-    assert!(!o.ran("echo never"));
 }
 
 #[test]

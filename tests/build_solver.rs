@@ -85,10 +85,14 @@ fn first_failure_cancels_running_siblings_and_names_the_instruction() {
     );
     assert!(o.ran("sleep 30"), "{}", o.stderr);
     assert!(
-        o.stderr.contains("exit 3") && o.stderr.contains("3"),
+        o.stderr
+            .contains("Dockerfile:4:1: [bad 2/2] RUN sleep 0.3 && echo broken-step && exit 3")
+            && o.stderr.contains("exit code: 3"),
         "the error names the failed instruction:\n{}",
         o.stderr
     );
+    let slow_done = &o.events[o.position("done", "sleep 30").unwrap()];
+    assert_eq!(slow_done["error"], "cancelled", "{}", o.stderr);
     assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
 }
 

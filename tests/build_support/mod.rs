@@ -124,6 +124,13 @@ impl Build {
         self
     }
 
+    /// Uses `--progress MODE` instead of rawjson (events are then not parsed).
+    pub fn progress(mut self, mode: &str) -> Build {
+        let i = self.args.iter().position(|a| a == "--progress").unwrap();
+        self.args[i + 1] = mode.to_string();
+        self
+    }
+
     /// Exports elsewhere (`-o SPEC`) instead of the project's `out()`.
     pub fn output(mut self, spec: impl Into<String>) -> Build {
         self.local_output = false;
