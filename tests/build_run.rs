@@ -215,6 +215,44 @@ fn run_layer_has_no_resolv_conf_device_nodes_or_mount_stubs() {
     assert!(devices.is_empty(), "device nodes in the layer: {devices:?}");
 }
 
+#[test]
+fn run_leaves_the_images_resolv_conf_and_hosts_unchanged() {
+    let p = Project::new(
+        "FROM busybox\nCOPY resolv.conf hosts /etc/\n\
+         RUN cat /etc/resolv.conf > /seen-resolv && echo ran > /ran\n\
+         RUN --network=none cat /etc/hosts > /seen-hosts\n",
+    );
+    p.write("resolv.conf", "nameserver 192.0.2.53\n")
+        .write("hosts", "192.0.2.1 image-host\n");
+    p.build().ok();
+    assert_eq!(p.read_out("ran"), "ran\n");
+    assert_eq!(p.read_out("etc/resolv.conf"), "nameserver 192.0.2.53\n");
+    assert_eq!(p.read_out("etc/hosts"), "192.0.2.1 image-host\n");
+    assert!(
+        p.read_out("seen-hosts").contains("localhost"),
+        "the step sees hoist's hosts file"
+    );
+}
+
+#[test]
+fn run_with_secret_and_tmpfs_mounts_leaves_no_stub_directories() {
+    let p = Project::new(
+        "FROM busybox\nRUN --mount=type=secret,id=s --mount=type=tmpfs,target=/scratch/deep echo ok > /ok\n",
+    );
+    let secret = p.dir.path().join("s");
+    std::fs::write(&secret, "x").unwrap();
+    p.build()
+        .args(["--secret", &format!("id=s,src={}", secret.display())])
+        .ok();
+    assert_eq!(p.read_out("ok"), "ok\n");
+    for absent in ["run", "scratch", "dev", "proc", "sys"] {
+        assert!(
+            !p.out_has(absent),
+            "/{absent} is in the exported filesystem"
+        );
+    }
+}
+
 fn walk(dir: &std::path::Path, f: &mut dyn FnMut(&std::path::Path, &std::fs::Metadata)) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let meta = entry.path().symlink_metadata().unwrap();
