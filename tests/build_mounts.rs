@@ -162,6 +162,47 @@ impl Drop for SshAgent {
     }
 }
 
+fn start_agent(p: &Project, name: &str) -> (SshAgent, std::path::PathBuf) {
+    let sock = p.dir.path().join(name);
+    let agent = SshAgent(
+        Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("cannot start ssh-agent: install Debian's openssh-client"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "ssh-agent did not create its socket"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (agent, sock)
+}
+
+#[test]
+fn two_ssh_mounts_get_their_own_sockets() {
+    let p = Project::new(
+        "FROM busybox\nRUN --mount=type=ssh --mount=type=ssh,id=other \
+         for s in /run/buildkit/ssh_agent.0 /run/buildkit/ssh_agent.1; do test -S $s && echo $s; done > /socks && echo $SSH_AUTH_SOCK > /auth\n",
+    );
+    let (_a, sock_a) = start_agent(&p, "a.sock");
+    let (_b, sock_b) = start_agent(&p, "b.sock");
+    p.build()
+        .args(["--ssh", &format!("default={}", sock_a.display())])
+        .args(["--ssh", &format!("other={}", sock_b.display())])
+        .ok();
+    assert_eq!(
+        p.read_out("socks"),
+        "/run/buildkit/ssh_agent.0\n/run/buildkit/ssh_agent.1\n"
+    );
+    assert_eq!(p.read_out("auth"), "/run/buildkit/ssh_agent.0\n");
+}
+
 #[test]
 fn ssh_mount_forwards_the_agent_socket() {
     let p = Project::new(
