@@ -205,12 +205,26 @@ fn two_processes_on_one_root_both_succeed() {
     }
 }
 
+/// Pids of host processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = vec![];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmdline).contains(marker)
+        {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    found
+}
+
 #[test]
 fn build_killed_mid_run_leaves_a_root_the_next_build_can_use() {
-    let p = Project::new(
+    let marker = format!("killed-build-{}", std::process::id());
+    let p = Project::new(&format!(
         "FROM busybox\nRUN echo before > /before\n\
-         RUN echo partial > /partial && sleep 5 && echo done > /done\n",
-    );
+         RUN echo partial > /partial && sleep 5 && echo done > /done # {marker}\n"
+    ));
     let mut child = p.build().command().stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     for line in BufReader::new(stderr).lines() {
@@ -222,11 +236,23 @@ fn build_killed_mid_run_leaves_a_root_the_next_build_can_use() {
     std::thread::sleep(Duration::from_millis(500));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        processes_with(&marker),
+        Vec::<String>::new(),
+        "the step's processes die with hoist"
+    );
     let o = p.build().ok();
     assert!(o.ran("sleep 5"), "the killed step reruns:\n{}", o.stderr);
     assert_eq!(p.read_out("done"), "done\n");
     assert_eq!(p.read_out("partial"), "partial\n");
     assert_eq!(p.read_out("before"), "before\n");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let root = p.root().display().to_string();
+    assert!(
+        !mounts.contains(&root),
+        "mounts of the killed build are left behind:\n{mounts}"
+    );
 }
 
 #[test]
