@@ -1,7 +1,8 @@
 //! End-to-end tests of `hoist build`'s build context (`.dockerignore`,
 //! `Dockerfile.dockerignore`) and of COPY/ADD: directory rules, wildcards,
 //! destinations, `--chown`, `--chmod`, `--from`, `--link`, `--exclude`,
-//! `--parents`, archive extraction, symlinks and paths outside the context.
+//! `--parents`, archive extraction, symlinks, heredocs, paths outside the
+//! context, and which context changes keep the cache.
 
 use std::os::unix::fs::MetadataExt;
 
@@ -199,4 +200,39 @@ fn exported_files_keep_their_owner() {
     p.build().ok();
     let meta = std::fs::metadata(p.out().join("a")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (123, 456));
+}
+
+#[test]
+fn touching_a_context_file_without_changing_it_keeps_the_cache() {
+    let p = Project::new("FROM busybox\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy\n");
+    p.write("a.txt", "same\n");
+    p.build().ok();
+    let f = std::fs::File::options()
+        .write(true)
+        .open(p.context().join("a.txt"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
+    drop(f);
+    let o = p.build().ok();
+    assert!(o.steps_run().is_empty(), "{}", o.stderr);
+}
+
+#[test]
+fn copy_chown_to_an_unknown_user_is_an_error_naming_it() {
+    let p = Project::new("FROM busybox\nCOPY --chown=nosuchuser a.txt /a\n");
+    p.write("a.txt", "a");
+    let o = p.build().fails();
+    assert!(o.stderr.contains("nosuchuser"), "{}", o.stderr);
+}
+
+#[test]
+fn heredocs_are_a_run_script_and_a_copied_file() {
+    let p = Project::new(
+        "FROM busybox\nRUN <<EOF\necho one > /one\necho two > /two\nEOF\nCOPY <<EOT /greeting\nhello\nEOT\n",
+    );
+    p.build().ok();
+    assert_eq!(p.read_out("one"), "one\n");
+    assert_eq!(p.read_out("two"), "two\n");
+    assert_eq!(p.read_out("greeting"), "hello\n");
 }
