@@ -8,9 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hoist_frontend::graph::{CopyAction, FileAction, FileOp};
 
 use super::error::StepError;
-use super::layers::materialize;
 use super::result::{LayerRef, ResultKind, VertexResult};
-use super::run_step::{commit, input_dir};
+use super::run_step::{commit, input_dir, writable_snapshot};
 use super::state::BuildState;
 use crate::fileop::{self, CopySpec, Owner, SourceKind};
 use crate::solver::cache::CacheKey;
@@ -23,15 +22,7 @@ pub fn run_file(
     inputs: &[Arc<VertexResult>],
     key: &CacheKey,
 ) -> Result<Vec<LayerRef>, StepError> {
-    let base = inputs
-        .first()
-        .map(|r| r.layers().to_vec())
-        .unwrap_or_default();
-    let chain = materialize(state, &base)?;
-    let snap = state
-        .snapshots
-        .prepare(&chain, state.opts.driver)
-        .map_err(StepError::other)?;
+    let (base, snap) = writable_snapshot(state, inputs)?;
     let root = snap.root().to_path_buf();
     let now = state.opts.source_date_epoch.unwrap_or_else(|| {
         SystemTime::now()

@@ -46,15 +46,7 @@ pub fn run_exec(
     key: &CacheKey,
     cancel: &CancelToken,
 ) -> Result<Vec<LayerRef>, StepError> {
-    let base = inputs
-        .first()
-        .map(|r| r.layers().to_vec())
-        .unwrap_or_default();
-    let chain = materialize(state, &base)?;
-    let snap = state
-        .snapshots
-        .prepare(&chain, state.opts.driver)
-        .map_err(StepError::other)?;
+    let (base, snap) = writable_snapshot(state, inputs)?;
     let rootfs = snap.root().to_path_buf();
     let mut guards = MountGuards::default();
     let mut env = op.env.clone();
@@ -142,6 +134,24 @@ pub fn run_exec(
     }
     let _ = vertex;
     commit(state, snap, base, key)
+}
+
+/// A writable snapshot of a step's input 0 (its base filesystem), with the
+/// base's layers.
+pub fn writable_snapshot(
+    state: &BuildState,
+    inputs: &[std::sync::Arc<VertexResult>],
+) -> Result<(Vec<LayerRef>, ActiveSnapshot), StepError> {
+    let base = inputs
+        .first()
+        .map(|r| r.layers().to_vec())
+        .unwrap_or_default();
+    let chain = materialize(state, &base)?;
+    let snap = state
+        .snapshots
+        .prepare(&chain, state.opts.driver)
+        .map_err(StepError::other)?;
+    Ok((base, snap))
 }
 
 /// Commits a writable snapshot as the layer of the step with `key`.
