@@ -161,7 +161,14 @@ pub fn commit(
     mut base: Vec<LayerRef>,
     key: &CacheKey,
 ) -> Result<Vec<LayerRef>, StepError> {
-    let id = Digest::from_hex(key.hex()).map_err(StepError::other)?;
+    let mut id = Digest::from_hex(key.hex()).map_err(StepError::other)?;
+    if state.snapshots.has_layer(&id) {
+        // The step ran again although a layer for its key exists (--no-cache,
+        // --no-cache-filter, a damaged or lost record): the store keeps the
+        // first layer of a name, so this run's changes get a name of their own
+        // instead of being dropped for the older result.
+        id = rerun_layer_id(key);
+    }
     snap.into_layer(&state.snapshots, &id, &[])
         .map_err(StepError::other)?;
     base.push(LayerRef {
@@ -170,6 +177,16 @@ pub fn commit(
         blob: None,
     });
     Ok(base)
+}
+
+/// A fresh layer name for a rerun of the step with `key`.
+fn rerun_layer_id(key: &CacheKey) -> Digest {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let seed = format!("{}:rerun:{}:{now}", key.hex(), std::process::id());
+    Digest::of(seed.as_bytes())
 }
 
 fn resolve_mounts(
@@ -271,7 +288,14 @@ fn resolve_mounts(
             MountKind::Ssh { id, required, .. } => {
                 let socket = state.opts.ssh.get(id).and_then(|p| p.first()).cloned();
                 match socket {
-                    Some(p) if is_socket(&p) => out.push(MountSpec::Ssh { source: p, target }),
+                    Some(p) if is_socket(&p) => {
+                        // Like BuildKit: the first forwarded agent is
+                        // SSH_AUTH_SOCK unless the step's env sets it.
+                        if !env.iter().any(|kv| kv.starts_with("SSH_AUTH_SOCK=")) {
+                            env.push(format!("SSH_AUTH_SOCK={target}"));
+                        }
+                        out.push(MountSpec::Ssh { source: p, target })
+                    }
                     Some(p) => {
                         return Err(StepError::msg(format!(
                             "--ssh {id}={}: only an SSH agent socket can be forwarded; start ssh-agent, add the key and pass --ssh {id}=$SSH_AUTH_SOCK",
