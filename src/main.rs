@@ -51,6 +51,8 @@ enum Commands {
     Load(commands::image_io::LoadArgs),
     /// Show the disk space the data root uses
     Du(commands::image_io::DuArgs),
+    /// Push an image of the local store to a registry
+    Push(commands::push::PushArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Commands::Save(args) => commands::image_io::run_save(args),
         Commands::Load(args) => commands::image_io::run_load(args),
         Commands::Du(args) => commands::image_io::run_du(args),
+        Commands::Push(args) => commands::push::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

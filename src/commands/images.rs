@@ -19,16 +19,7 @@ pub struct RootArg {
 impl RootArg {
     /// Opens the data root: `--root`, `HOIST_ROOT`, or the default for this user.
     pub fn open(&self) -> Result<DataRoot, Failure> {
-        let path = match &self.root {
-            Some(r) => r.clone(),
-            None => {
-                // SAFETY: geteuid has no preconditions and cannot fail.
-                let is_root = unsafe { libc::geteuid() == 0 };
-                let xdg = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from);
-                let home = std::env::var_os("HOME").map(PathBuf::from);
-                hoist_builder::root::default_root(is_root, xdg.as_deref(), home.as_deref())
-            }
-        };
+        let path = super::resolve_root(self.root.as_deref(), &|k| std::env::var(k).ok());
         DataRoot::open(path).map_err(Failure::other)
     }
 

@@ -21,7 +21,7 @@ use crate::export::archive::{ArchiveImage, write_docker_tar, write_layout_dir, w
 use crate::export::spec::{OutputDest, OutputKind, OutputSpec};
 use crate::image::{AssembledImage, ImageOptions, LayerSources, assemble};
 use crate::progress::{Event, Progress};
-use crate::registry::{RegistryClient, RegistryOptions};
+use crate::registry::{PushOptions, Reference, RegistryClient, RegistryOptions, push_image_with};
 use crate::request::{BuildContextSpec, BuildRequest, NetworkMode};
 use crate::root::DataRoot;
 use crate::solver::{Cancel, SolveError, solve};
@@ -116,7 +116,7 @@ pub async fn build(
         ..RegistryOptions::default()
     }));
     let images = Arc::new(
-        ImageResolver::new(content.clone(), registry)
+        ImageResolver::new(content.clone(), registry.clone())
             .with_tag_cache(TagCache::new(root.images().join("resolved"))),
     );
     let resolved: ResolvedMap = Arc::new(Mutex::new(Default::default()));
@@ -205,6 +205,7 @@ pub async fn build(
         snapshots,
         records,
         images,
+        registry,
         resolved,
         progress.clone(),
         solve_opts,
@@ -383,18 +384,44 @@ fn image_options(out: &OutputSpec, req: &BuildRequest) -> ImageOptions {
     }
 }
 
-/// The hook of `type=registry` / `push=true`: pushes the assembled image
-/// (every blob in the content store) under `names`. Not implemented on this
-/// branch; the registry exporter (branch `push`) fills it in.
+/// `type=registry` / `push=true` / `--push`: pushes the assembled image
+/// (its blobs are in the content store) to each of `names`. Blobs the
+/// registry already has are skipped; the manifest goes last.
 fn push_image(
-    _state: &BuildState,
-    _image: &AssembledImage,
+    state: &BuildState,
+    image: &AssembledImage,
     names: &[String],
 ) -> Result<(), StepError> {
-    Err(StepError::msg(format!(
-        "pushing {} is not supported yet",
-        names.join(", ")
-    )))
+    if names.is_empty() {
+        return Err(StepError::msg(
+            "pushing needs an image name: pass -t NAME or name=NAME in --output",
+        ));
+    }
+    let handle = tokio::runtime::Handle::current();
+    for name in names {
+        let started = Instant::now();
+        let target = Reference::parse(name).map_err(StepError::other)?;
+        let report = handle
+            .block_on(push_image_with(
+                &state.registry,
+                &state.content,
+                &image.manifest_digest,
+                &target,
+                &PushOptions::default(),
+                &|_| {},
+            ))
+            .map_err(StepError::other)?;
+        state.progress.emit(Event::Phase {
+            name: format!(
+                "pushing {target} ({} blobs uploaded, {} already there, {} bytes)",
+                report.uploaded.len(),
+                report.skipped.len() + report.mounted.len(),
+                report.bytes_uploaded
+            ),
+            duration: started.elapsed(),
+        });
+    }
+    Ok(())
 }
 
 fn step_error(graph: &BuildGraph, index: usize, error: StepError) -> BuildError {
