@@ -53,6 +53,8 @@ enum Commands {
     Du(commands::image_io::DuArgs),
     /// Push an image of the local store to a registry
     Push(commands::push::PushArgs),
+    /// Remove build cache, keeping tagged images
+    Prune(commands::prune::PruneArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         Commands::Load(args) => commands::image_io::run_load(args),
         Commands::Du(args) => commands::image_io::run_du(args),
         Commands::Push(args) => commands::push::run(args),
+        Commands::Prune(args) => commands::prune::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@ pub mod image_io;
 pub mod images;
 pub mod outline;
 pub mod parse;
+pub mod prune;
 pub mod push;
 
 use std::collections::BTreeMap;

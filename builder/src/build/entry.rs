@@ -64,6 +64,8 @@ pub async fn build(
     cancel: Cancel,
 ) -> Result<BuildOutcome, BuildError> {
     let root = DataRoot::open(&env.root).map_err(BuildError::setup)?;
+    // Held until the build returns: `hoist prune` waits for it.
+    let _root_lock = root.lock_shared().map_err(BuildError::setup)?;
     let dockerfile = hoist_frontend::parser::parse(&req.dockerfile_text)?;
     let platform = match req.platforms.as_slice() {
         [] => linux_host(),
@@ -260,7 +262,7 @@ pub async fn build(
             tokio::task::spawn_blocking(move || -> Result<Option<AssembledImage>, StepError> {
                 let names = names2;
                 let assemble_image = || -> Result<AssembledImage, StepError> {
-                    let records = st.root.path().join("cache/layers");
+                    let records = st.root.layer_records();
                     let src = LayerSources {
                         content: &st.content,
                         snapshots: &st.snapshots,

@@ -45,6 +45,6 @@ pub fn disk_usage(root: &DataRoot) -> DiskUsage {
         cache_mounts: dir_size(&root.cache_mounts()),
         cache_records: dir_size(&root.cache_records())
             + dir_size(&root.step_history())
-            + dir_size(&root.path().join("cache/layers")),
+            + dir_size(&root.layer_records()),
     }
 }
