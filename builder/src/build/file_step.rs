@@ -100,6 +100,13 @@ fn copy(
     let exclude = |root_rel: &str, rel: &str, _dir: bool| {
         ignore.as_ref().is_some_and(|p| p.is_excluded(root_rel)) || excludes.is_excluded(rel)
     };
+    // `keepdir` with `!keepdir/keep.md`: the copy must still descend into keepdir.
+    let reinclude_below = |root_rel: &str, rel: &str| {
+        let ignore_allows = ignore
+            .as_ref()
+            .is_none_or(|p| !p.is_excluded(root_rel) || p.may_reinclude_below(root_rel));
+        ignore_allows && (!excludes.is_excluded(rel) || excludes.may_reinclude_below(rel))
+    };
     let owner = match &c.owner {
         Some(spec) => Some(fileop::resolve_owner(dest_root, spec).map_err(StepError::other)?),
         None => None,
@@ -115,6 +122,7 @@ fn copy(
         owner,
         chmod: chmod.as_ref(),
         exclude: &exclude,
+        reinclude_below: Some(&reinclude_below),
         parents: c.parents,
         unpack: c.unpack,
         mtime: state.opts.source_date_epoch,

@@ -29,6 +29,10 @@ use crate::solver::cache::CacheKey;
 /// Lines of output kept to show with a failure.
 const TAIL_LINES: usize = 20;
 
+/// Mount points the sandbox creates that stay in the layer when the image
+/// lacks them (runc's, kept by BuildKit).
+const RUNTIME_MOUNT_POINTS: [&str; 3] = ["/dev", "/proc", "/sys"];
+
 /// Keeps what a step's mounts need alive until the step ends.
 #[derive(Default)]
 struct MountGuards {
@@ -117,7 +121,14 @@ pub fn run_exec(
             tail.pop_front();
         }
     }
-    outcome.stubs.remove(&rootfs).map_err(StepError::other)?;
+    // The runtime's own mount points stay in the layer, as runc leaves them
+    // and BuildKit keeps them (moby/buildkit#3455, #7039); only stubs for
+    // RUN --mount targets, /etc/hosts, /etc/resolv.conf... are removed.
+    let mut stubs = outcome.stubs;
+    stubs
+        .created
+        .retain(|p| !RUNTIME_MOUNT_POINTS.contains(&p.as_str()));
+    stubs.remove(&rootfs).map_err(StepError::other)?;
     match outcome.status {
         ExitStatus::Code(0) => {}
         status => {
