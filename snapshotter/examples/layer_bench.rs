@@ -35,9 +35,12 @@ fn main() -> ExitCode {
         Some("apply") if args.len() == 3 || (args.len() == 4 && args[3] == "--overlay") => {
             apply(&args[1], &args[2], args.len() == 4)
         }
-        Some("write") if args.len() == 4 || args.len() == 5 => {
-            write(&args[1], &args[2], &args[3], args.get(4).map(String::as_str))
-        }
+        Some("write") if args.len() == 4 || args.len() == 5 => write(
+            &args[1],
+            &args[2],
+            &args[3],
+            args.get(4).map(String::as_str),
+        ),
         _ => Err(USAGE.to_string()),
     };
     match result {
