@@ -11,10 +11,12 @@
 //! - [`cache_mounts`]: `RUN --mount=type=cache` directories.
 //! - [`layers`]: unpacking base-image layers on first use.
 //! - [`result`]: vertex results and cache records.
+//! - [`explain`]: why a step missed the cache (step history records).
 
 pub mod cache_mounts;
 pub mod entry;
 pub mod error;
+pub mod explain;
 pub mod export_fs;
 pub mod file_step;
 pub mod layers;

@@ -15,6 +15,7 @@ use hoist_frontend::graph::{Op, SourceOp, Vertex, VertexId};
 use hoist_snapshotter::digest::Digest;
 
 use super::error::StepError;
+use super::explain::StepHistory;
 use super::file_step::{context_checksum, run_file};
 use super::result::{BlobRef, LayerRef, ResultKind, StepRecord, VertexResult};
 use super::run_step::run_exec;
@@ -197,6 +198,9 @@ impl StepRunner {
         if !skip {
             match state.records.get::<StepRecord>(key.hex()) {
                 Lookup::Hit(rec) if rec.layers.iter().all(|l| self.layer_available(l)) => {
+                    if let Some(h) = StepHistory::load(&state, v, &inputs, &key, true).await {
+                        let _ = h.save(); // only explanations depend on it
+                    }
                     self.emit(Event::Cached {
                         vertex: index,
                         name: v.name.clone(),
@@ -226,6 +230,13 @@ impl StepRunner {
             name: v.name.clone(),
             at: SystemTime::now(),
         });
+        let history = StepHistory::load(&state, v, &inputs, &key, false).await;
+        if let Some(reason) = history.as_ref().and_then(|h| h.miss_reason(skip)) {
+            self.emit(Event::CacheMiss {
+                vertex: index,
+                reason,
+            });
+        }
         let started = Instant::now();
         let token = CancelToken::new();
         let watcher = {
@@ -265,6 +276,11 @@ impl StepRunner {
         ) {
             self.emit(Event::Warning {
                 message: format!("could not store the cache record of {}: {e}", v.name),
+            });
+        }
+        if let Some(Err(e)) = history.map(|h| h.save()) {
+            self.emit(Event::Warning {
+                message: format!("could not store the step history of {}: {e}", v.name),
             });
         }
         Ok(VertexResult {
