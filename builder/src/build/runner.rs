@@ -17,6 +17,7 @@ use hoist_snapshotter::digest::Digest;
 use super::error::StepError;
 use super::explain::StepHistory;
 use super::file_step::{context_checksum, run_file};
+use super::http_step::http_source;
 use super::result::{BlobRef, LayerRef, ResultKind, StepRecord, VertexResult};
 use super::run_step::run_exec;
 use super::state::BuildState;
@@ -123,9 +124,11 @@ impl StepRunner {
                     kind: ResultKind::Context { name: name.clone() },
                 })
             }
-            SourceOp::Http { url, .. } => Err(StepError::msg(format!(
-                "ADD of a URL ({url}) is not supported yet"
-            ))),
+            SourceOp::Http {
+                url,
+                checksum,
+                filename,
+            } => http_source(&self.state, v, url, checksum.as_deref(), filename).await,
             SourceOp::Git { url, .. } => Err(StepError::msg(format!(
                 "ADD of a git repository ({url}) is not supported yet"
             ))),
