@@ -228,6 +228,90 @@ mod tests {
         assert!(parse_checksum(&format!("sha512:{}", "a".repeat(64))).is_err());
     }
 
+    /// A one-file HTTP/1.1 server on 127.0.0.1 that sends an ETag and
+    /// answers a matching If-None-Match with 304. Returns the URL and a
+    /// counter of full (200) responses.
+    fn etag_server(body: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/file.bin", listener.local_addr().unwrap());
+        let full = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = full.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut matched = false;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if line.to_ascii_lowercase().starts_with("if-none-match:")
+                        && line.contains("\"v1\"")
+                    {
+                        matched = true;
+                    }
+                }
+                let reply = if matched {
+                    "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+                } else {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    format!(
+                        "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let _ = conn.write_all(reply.as_bytes());
+            }
+        });
+        (url, full)
+    }
+
+    #[tokio::test]
+    async fn unchanged_etag_gives_not_modified_without_a_download() {
+        use std::sync::atomic::Ordering;
+        let (url, full) = etag_server("payload");
+        let t = tempfile::tempdir().unwrap();
+        let client = reqwest::Client::new();
+        let first = fetch(&client, &url, None, None, t.path()).await.unwrap();
+        let Fetched::Downloaded {
+            file,
+            validators,
+            mtime,
+        } = first
+        else {
+            panic!("expected a download");
+        };
+        assert_eq!(std::fs::read_to_string(file.path()).unwrap(), "payload");
+        assert_eq!(validators.etag.as_deref(), Some("\"v1\""));
+        assert_eq!(
+            mtime,
+            Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_445_412_480))
+        );
+        let second = fetch(&client, &url, Some(&validators), None, t.path())
+            .await
+            .unwrap();
+        assert!(matches!(second, Fetched::NotModified(ref v) if v.digest == validators.digest));
+        assert_eq!(full.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn checksum_mismatch_names_expected_and_actual_digests() {
+        let (url, _) = etag_server("payload");
+        let t = tempfile::tempdir().unwrap();
+        let wrong = format!("sha256:{}", "0".repeat(64));
+        let err = fetch(&reqwest::Client::new(), &url, None, Some(&wrong), t.path())
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("checksum mismatch") && text.contains(&wrong),
+            "{text}"
+        );
+    }
+
     #[test]
     fn validators_round_trip_through_the_cache_dir() {
         let t = tempfile::tempdir().unwrap();
