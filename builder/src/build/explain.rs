@@ -23,7 +23,8 @@
 //!
 //! **The reason.** [`explain`] compares the record with this build's and
 //! names, in order: the instruction, build args and env values, the base
-//! image, context files, parent steps. At most three are joined with `; `.
+//! image (or a downloaded file), context files, parent steps. At most three
+//! are joined with `; `.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -74,6 +75,9 @@ pub struct InputRecord {
     pub image: Option<ImageRecord>,
     /// The input is a local context (its files are compared one by one).
     pub context: bool,
+    /// Set when the input is a downloaded file (`ADD https://...`).
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// A base image input: what it is called and the digest it resolved to.
@@ -221,6 +225,10 @@ fn observe(
                 cache_key: r.cache_key.0.clone(),
                 image: image_record(state, &iv.op),
                 context: matches!(r.kind, ResultKind::Context { .. }),
+                url: match &iv.op {
+                    Op::Source(SourceOp::Http { url, .. }) => Some(url.clone()),
+                    _ => None,
+                },
             }
         })
         .collect();
@@ -332,7 +340,10 @@ pub fn explain(previous: &StepInputs, current: &StepInputs) -> String {
                 };
                 format!("base image changed ({a} → {b})")
             }
-            _ => format!("parent step {} changed", c.name),
+            _ => match &c.url {
+                Some(url) => format!("remote file {url} changed"),
+                None => format!("parent step {} changed", c.name),
+            },
         });
     }
     reasons.extend(file_reasons(

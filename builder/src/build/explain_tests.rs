@@ -18,6 +18,7 @@ fn record() -> StepInputs {
                 pin: Some(format!("sha256:{}", "a".repeat(64))),
             }),
             context: false,
+            url: None,
         }],
         context_files: BTreeMap::new(),
     }
@@ -72,6 +73,7 @@ fn parent_step_change_names_the_parent() {
             cache_key: "sha256:a".into(),
             image: None,
             context: false,
+            url: None,
         }],
         ..record()
     };
@@ -134,4 +136,21 @@ fn step_number_is_read_from_the_display_name() {
     assert_eq!(step_number("[build 2/4] RUN make"), Some(2));
     assert_eq!(step_number("[ 3/12] COPY . /"), Some(3));
     assert_eq!(step_number("[internal] heredoc EOF"), None);
+}
+
+#[test]
+fn changed_download_names_the_url() {
+    let before = StepInputs {
+        inputs: vec![InputRecord {
+            name: "[internal] load remote http://h/f".into(),
+            cache_key: "sha256:a".into(),
+            image: None,
+            context: false,
+            url: Some("http://h/f".into()),
+        }],
+        ..record()
+    };
+    let mut after = before.clone();
+    after.inputs[0].cache_key = "sha256:b".into();
+    assert_eq!(explain(&before, &after), "remote file http://h/f changed");
 }
