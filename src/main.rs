@@ -37,6 +37,24 @@ enum Commands {
     Outline(commands::outline::OutlineArgs),
     /// Print the build graph of a target (JSON or Graphviz DOT)
     Graph(commands::graph::GraphArgs),
+    /// List the images in the local store
+    Images(commands::images::ImagesArgs),
+    /// Remove images from the local store (by name or id)
+    Rm(commands::images::RmArgs),
+    /// Give an image of the local store another name
+    Tag(commands::images::TagArgs),
+    /// Show an image's manifest and config
+    Inspect(commands::images::InspectArgs),
+    /// Write an image of the local store to a docker or OCI archive
+    Save(commands::image_io::SaveArgs),
+    /// Read images from a docker or OCI archive into the local store
+    Load(commands::image_io::LoadArgs),
+    /// Show the disk space the data root uses
+    Du(commands::image_io::DuArgs),
+    /// Push an image of the local store to a registry
+    Push(commands::push::PushArgs),
+    /// Remove build cache, keeping tagged images
+    Prune(commands::prune::PruneArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +71,15 @@ fn main() -> ExitCode {
         Commands::Targets(args) => commands::outline::run_targets(args),
         Commands::Outline(args) => commands::outline::run_outline(args),
         Commands::Graph(args) => commands::graph::run(args),
+        Commands::Images(args) => commands::images::run_images(args),
+        Commands::Rm(args) => commands::images::run_rm(args),
+        Commands::Tag(args) => commands::images::run_tag(args),
+        Commands::Inspect(args) => commands::images::run_inspect(args),
+        Commands::Save(args) => commands::image_io::run_save(args),
+        Commands::Load(args) => commands::image_io::run_load(args),
+        Commands::Du(args) => commands::image_io::run_du(args),
+        Commands::Push(args) => commands::push::run(args),
+        Commands::Prune(args) => commands::prune::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,8 @@
 //! - [`export`]: image, archive, directory and registry exporters.
 //! - [`registry`]: the distribution client (pull, push, auth).
 //! - [`root`]: the data root's layout.
+//! - [`store`]: the local image store (an OCI layout in the data root).
+//! - [`prune`]: `hoist prune`, freeing the build cache.
 //! - [`progress`]: the typed events a build emits; the library never prints.
 
 pub mod build;
@@ -17,8 +19,10 @@ pub mod export;
 pub mod fileop;
 pub mod image;
 pub mod progress;
+pub mod prune;
 pub mod registry;
 pub mod request;
 pub mod root;
 pub mod solver;
 pub mod source;
+pub mod store;

@@ -7,9 +7,11 @@
 //! cache/records/    solver cache records, by cache key
 //! cache/steps/      the inputs of the last build of each step (cache-miss explanations)
 //! cache/mounts/     RUN --mount=type=cache directories
+//! cache/layers/     compressed-blob records of built layers (export reuse)
 //! context/          stat caches of build contexts
 //! images/           the local image store (tags, resolved base-image tags)
 //! tmp/              scratch space for one build (cleaned at start)
+//! lock              builds hold it shared, `hoist prune` exclusively
 //! ```
 //!
 //! Which directory is the root is decided by the caller (the CLI's `--root`,
@@ -92,6 +94,40 @@ impl DataRoot {
     }
     pub fn tmp(&self) -> PathBuf {
         self.path.join("tmp")
+    }
+    pub fn layer_records(&self) -> PathBuf {
+        self.path.join("cache/layers")
+    }
+
+    /// Held (shared) for the whole of a build, so that `hoist prune`, which
+    /// takes it exclusively, never removes what a running build uses.
+    pub fn lock_shared(&self) -> Result<fs::File, RootError> {
+        let f = self.lock_file()?;
+        f.lock_shared().map_err(|source| RootError {
+            path: self.path.join("lock"),
+            source,
+        })?;
+        Ok(f)
+    }
+
+    /// Taken by `hoist prune`: waits until no build runs on this root.
+    pub fn lock_exclusive(&self) -> Result<fs::File, RootError> {
+        let f = self.lock_file()?;
+        f.lock().map_err(|source| RootError {
+            path: self.path.join("lock"),
+            source,
+        })?;
+        Ok(f)
+    }
+
+    fn lock_file(&self) -> Result<fs::File, RootError> {
+        let path = self.path.join("lock");
+        fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| RootError { path, source })
     }
 }
 

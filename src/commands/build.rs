@@ -359,18 +359,7 @@ pub fn build_request(
 
 /// The data root: `--root`, `HOIST_ROOT`, or the default for this user.
 pub fn data_root(args: &BuildArgs, env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
-    if let Some(root) = &args.root {
-        return root.clone();
-    }
-    let is_root = is_root_user();
-    let xdg = env("XDG_DATA_HOME").map(PathBuf::from);
-    let home = env("HOME").map(PathBuf::from);
-    hoist_builder::root::default_root(is_root, xdg.as_deref(), home.as_deref())
-}
-
-fn is_root_user() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    super::resolve_root(args.root.as_deref(), env)
 }
 
 #[cfg(test)]

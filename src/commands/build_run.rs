@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hoist_builder::build::{BuildEnv, BuildError, StepError, build};
+use hoist_builder::build::{BuildEnv, BuildError, ExportedImage, StepError, build};
 use hoist_builder::solver::Cancel;
 use hoist_frontend::diagnostic::{Diagnostic, Span};
 
@@ -53,7 +53,7 @@ pub fn run(args: &BuildArgs) -> Result<(), Failure> {
     cancel.cancel();
     let _ = watcher.join();
     match result {
-        Ok(_) => Ok(()),
+        Ok(outcome) => write_results(args, &request, outcome.image.as_ref()),
         Err(BuildError::Interrupted) => Err(Failure::Interrupted),
         Err(BuildError::Dockerfile(diagnostic)) => Err(Failure::Dockerfile {
             file: inputs.dockerfile.display().to_string(),
@@ -81,4 +81,40 @@ pub fn run(args: &BuildArgs) -> Result<(), Failure> {
         }
         Err(e) => Err(Failure::other(e)),
     }
+}
+
+/// `-q`, `--iidfile` and `--metadata-file`: what the build produced.
+fn write_results(
+    args: &BuildArgs,
+    request: &hoist_builder::request::BuildRequest,
+    image: Option<&ExportedImage>,
+) -> Result<(), Failure> {
+    let Some(exported) = image else {
+        return Ok(());
+    };
+    let id = exported.image.id().to_string();
+    if args.quiet {
+        crate::commands::print_stdout(&format!("{id}\n"))?;
+    }
+    if let Some(path) = &request.iidfile {
+        std::fs::write(path, &id).map_err(|e| {
+            Failure::Other(format!("writing --iidfile {}: {e}", path.display()).into())
+        })?;
+    }
+    if let Some(path) = &request.metadata_file {
+        let mut meta = serde_json::Map::new();
+        meta.insert(
+            "containerimage.digest".into(),
+            exported.image.manifest_digest.to_string().into(),
+        );
+        meta.insert("containerimage.config.digest".into(), id.into());
+        if !exported.names.is_empty() {
+            meta.insert("image.name".into(), exported.names.join(",").into());
+        }
+        let text = serde_json::to_string_pretty(&meta).map_err(Failure::other)?;
+        std::fs::write(path, text).map_err(|e| {
+            Failure::Other(format!("writing --metadata-file {}: {e}", path.display()).into())
+        })?;
+    }
+    Ok(())
 }

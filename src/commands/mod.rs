@@ -5,8 +5,12 @@ pub mod build;
 pub mod build_run;
 pub mod dockerfile;
 pub mod graph;
+pub mod image_io;
+pub mod images;
 pub mod outline;
 pub mod parse;
+pub mod prune;
+pub mod push;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -89,4 +93,21 @@ pub fn print_stdout(text: &str) -> Result<(), Failure> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::other(e)),
         _ => Ok(()),
     }
+}
+
+/// The data root: `explicit` (`--root`, which clap also fills from
+/// `HOIST_ROOT`), or the default for this user. `env` looks up environment
+/// variables.
+pub fn resolve_root(
+    explicit: Option<&std::path::Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::path::PathBuf {
+    if let Some(root) = explicit {
+        return root.to_path_buf();
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let is_root = unsafe { libc::geteuid() == 0 };
+    let xdg = env("XDG_DATA_HOME").map(std::path::PathBuf::from);
+    let home = env("HOME").map(std::path::PathBuf::from);
+    hoist_builder::root::default_root(is_root, xdg.as_deref(), home.as_deref())
 }

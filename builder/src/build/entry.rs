@@ -17,14 +17,17 @@ use super::resolve::{BuildResolver, ResolvedMap};
 use super::result::LayerRef;
 use super::runner::StepRunner;
 use super::state::{BuildState, SolveOptions};
-use crate::export::spec::{OutputDest, OutputKind};
+use crate::export::archive::{ArchiveImage, write_docker_tar, write_layout_dir, write_oci_tar};
+use crate::export::spec::{OutputDest, OutputKind, OutputSpec};
+use crate::image::{AssembledImage, ImageOptions, LayerSources, assemble};
 use crate::progress::{Event, Progress};
-use crate::registry::{RegistryClient, RegistryOptions};
+use crate::registry::{PushOptions, Reference, RegistryClient, RegistryOptions, push_image_with};
 use crate::request::{BuildContextSpec, BuildRequest, NetworkMode};
 use crate::root::DataRoot;
 use crate::solver::{Cancel, SolveError, solve};
 use crate::source::image::ImageResolver;
 use crate::source::image::tag_cache::TagCache;
+use crate::store::{ImageStore, normalise_name};
 
 /// Where a build runs: the data root and the hoist executable that serves
 /// as the sandbox's init.
@@ -42,6 +45,15 @@ pub struct BuildOutcome {
     pub config: ImageConfig,
     /// The final filesystem's layers, bottom first.
     pub layers: Vec<LayerRef>,
+    /// The image of the first image output (none for filesystem outputs).
+    pub image: Option<ExportedImage>,
+}
+
+/// An image a build exported, and the names it was given (normalised).
+#[derive(Debug, Clone)]
+pub struct ExportedImage {
+    pub image: AssembledImage,
+    pub names: Vec<String>,
 }
 
 /// Runs the build `req` describes.
@@ -52,6 +64,8 @@ pub async fn build(
     cancel: Cancel,
 ) -> Result<BuildOutcome, BuildError> {
     let root = DataRoot::open(&env.root).map_err(BuildError::setup)?;
+    // Held until the build returns: `hoist prune` waits for it.
+    let _root_lock = root.lock_shared().map_err(BuildError::setup)?;
     let dockerfile = hoist_frontend::parser::parse(&req.dockerfile_text)?;
     let platform = match req.platforms.as_slice() {
         [] => linux_host(),
@@ -104,7 +118,7 @@ pub async fn build(
         ..RegistryOptions::default()
     }));
     let images = Arc::new(
-        ImageResolver::new(content.clone(), registry)
+        ImageResolver::new(content.clone(), registry.clone())
             .with_tag_cache(TagCache::new(root.images().join("resolved"))),
     );
     let resolved: ResolvedMap = Arc::new(Mutex::new(Default::default()));
@@ -193,6 +207,7 @@ pub async fn build(
         snapshots,
         records,
         images,
+        registry,
         resolved,
         progress.clone(),
         solve_opts,
@@ -224,35 +239,105 @@ pub async fn build(
         .map(|r| r.layers().to_vec())
         .unwrap_or_default();
 
-    for out in &req.outputs {
+    let outputs = if req.outputs.is_empty() {
+        // No -o: the local image store, under the -t names.
+        let mut image = OutputSpec::new(OutputKind::Image);
+        image.push = req.push;
+        vec![image]
+    } else {
+        req.outputs.clone()
+    };
+    let mut image = None;
+    for out in &outputs {
         let started = Instant::now();
         let st = state.clone();
         let layers2 = layers.clone();
-        let kind = out.kind;
-        let dest = out.dest.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), StepError> {
-            match (kind, dest) {
-                (OutputKind::Local, Some(OutputDest::Path(dir))) => {
-                    export_local(&st, &layers2, &dir)
+        let config = target.config.clone();
+        let names = output_names(out, &req.tags).map_err(BuildError::setup)?;
+        let options = image_options(out, req);
+        let out2 = out.clone();
+        let names2 = names.clone();
+        let push = out.push || (req.push && out.kind == OutputKind::Image);
+        let assembled =
+            tokio::task::spawn_blocking(move || -> Result<Option<AssembledImage>, StepError> {
+                let names = names2;
+                let assemble_image = || -> Result<AssembledImage, StepError> {
+                    let records = st.root.layer_records();
+                    let src = LayerSources {
+                        content: &st.content,
+                        snapshots: &st.snapshots,
+                        records: &records,
+                    };
+                    assemble(src, &layers2, &config, &options).map_err(StepError::other)
+                };
+                match (out2.kind, out2.dest) {
+                    (OutputKind::Local, Some(OutputDest::Path(dir))) => {
+                        export_local(&st, &layers2, &dir).map(|()| None)
+                    }
+                    (OutputKind::Local | OutputKind::Tar, Some(OutputDest::Stdout)) => {
+                        export_tar(&st, &layers2, std::io::stdout().lock()).map(|()| None)
+                    }
+                    (OutputKind::Tar, Some(OutputDest::Path(file))) => {
+                        let f = std::fs::File::create(&file).map_err(|e| {
+                            StepError::msg(format!("creating {}: {e}", file.display()))
+                        })?;
+                        export_tar(&st, &layers2, std::io::BufWriter::new(f)).map(|()| None)
+                    }
+                    (OutputKind::CacheOnly, _) => Ok(None),
+                    (OutputKind::Image | OutputKind::Registry | OutputKind::Docker, None) => {
+                        let img = assemble_image()?;
+                        if out2.store || !push {
+                            let store = ImageStore::open(&st.root).map_err(StepError::other)?;
+                            store
+                                .tag(&img.manifest_descriptor(), &names)
+                                .map_err(StepError::other)?;
+                        }
+                        if push {
+                            push_image(&st, &img, &names)?;
+                        }
+                        Ok(Some(img))
+                    }
+                    (kind @ (OutputKind::Oci | OutputKind::Docker), Some(dest)) => {
+                        let img = assemble_image()?;
+                        let descriptor = img.manifest_descriptor();
+                        let archive = ArchiveImage {
+                            manifest: &descriptor,
+                            parsed: &img.manifest,
+                            names: &names,
+                        };
+                        let mtime = options.source_date_epoch.unwrap_or(0).max(0) as u64;
+                        let write = |w: &mut dyn std::io::Write| match kind {
+                            OutputKind::Docker => write_docker_tar(&st.content, &archive, mtime, w),
+                            _ => write_oci_tar(&st.content, &archive, mtime, w),
+                        };
+                        match dest {
+                            OutputDest::Stdout => write(&mut std::io::stdout().lock()),
+                            OutputDest::Path(dir) if !out2.tar => {
+                                write_layout_dir(&st.content, &archive, &dir)
+                            }
+                            OutputDest::Path(file) => {
+                                let f = std::fs::File::create(&file).map_err(|e| {
+                                    StepError::msg(format!("creating {}: {e}", file.display()))
+                                })?;
+                                let mut w = std::io::BufWriter::new(f);
+                                write(&mut w)
+                            }
+                        }
+                        .map_err(StepError::other)?;
+                        Ok(Some(img))
+                    }
+                    (k, _) => Err(StepError::msg(format!(
+                        "output type={} needs dest=PATH",
+                        k.name()
+                    ))),
                 }
-                (OutputKind::Local | OutputKind::Tar, Some(OutputDest::Stdout)) => {
-                    export_tar(&st, &layers2, std::io::stdout().lock())
-                }
-                (OutputKind::Tar, Some(OutputDest::Path(file))) => {
-                    let f = std::fs::File::create(&file)
-                        .map_err(|e| StepError::msg(format!("creating {}: {e}", file.display())))?;
-                    export_tar(&st, &layers2, std::io::BufWriter::new(f))
-                }
-                (OutputKind::CacheOnly, _) => Ok(()),
-                (k, _) => Err(StepError::msg(format!(
-                    "output type={} is not supported yet (supported: local, tar, cacheonly)",
-                    k.name()
-                ))),
-            }
-        })
-        .await
-        .map_err(BuildError::setup)?
-        .map_err(|e| BuildError::Setup(format!("exporting: {e}")))?;
+            })
+            .await
+            .map_err(BuildError::setup)?
+            .map_err(|e| BuildError::Setup(format!("exporting: {e}")))?;
+        if image.is_none() {
+            image = assembled.map(|img| ExportedImage { image: img, names });
+        }
         progress.emit(Event::Phase {
             name: format!("exporting to {}", out.kind.name()),
             duration: started.elapsed(),
@@ -262,7 +347,83 @@ pub async fn build(
         graph: graph.clone(),
         config: target.config.clone(),
         layers,
+        image,
     })
+}
+
+/// The names an image output gives: its `name=` values and the `-t` tags,
+/// normalised (`app` → `docker.io/library/app:latest`), without duplicates.
+fn output_names(out: &OutputSpec, tags: &[String]) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = Vec::new();
+    for n in out.names.iter().chain(tags) {
+        let full = normalise_name(n).map_err(|e| format!("image name {n:?}: {e}"))?;
+        if !names.contains(&full) {
+            names.push(full);
+        }
+    }
+    Ok(names)
+}
+
+/// How an output wants its image assembled.
+fn image_options(out: &OutputSpec, req: &BuildRequest) -> ImageOptions {
+    let mut annotations = BTreeMap::new();
+    for (key, value) in out.annotations.iter().chain(&req.annotations) {
+        // `[LEVEL:]KEY`: only the manifest level exists for a single image.
+        let key = match key.split_once(':') {
+            Some((level, k)) if level == "manifest" || level.starts_with("manifest[") => k,
+            Some((level, _)) if !level.contains('.') && !level.contains('/') => continue,
+            _ => key.as_str(),
+        };
+        annotations.insert(key.to_string(), value.clone());
+    }
+    ImageOptions {
+        compression: out.compression,
+        compression_level: out.compression_level,
+        force_compression: out.force_compression,
+        oci_mediatypes: out.oci_mediatypes.unwrap_or(out.kind != OutputKind::Docker),
+        annotations,
+        source_date_epoch: req.source_date_epoch,
+    }
+}
+
+/// `type=registry` / `push=true` / `--push`: pushes the assembled image
+/// (its blobs are in the content store) to each of `names`. Blobs the
+/// registry already has are skipped; the manifest goes last.
+fn push_image(
+    state: &BuildState,
+    image: &AssembledImage,
+    names: &[String],
+) -> Result<(), StepError> {
+    if names.is_empty() {
+        return Err(StepError::msg(
+            "pushing needs an image name: pass -t NAME or name=NAME in --output",
+        ));
+    }
+    let handle = tokio::runtime::Handle::current();
+    for name in names {
+        let started = Instant::now();
+        let target = Reference::parse(name).map_err(StepError::other)?;
+        let report = handle
+            .block_on(push_image_with(
+                &state.registry,
+                &state.content,
+                &image.manifest_digest,
+                &target,
+                &PushOptions::default(),
+                &|_| {},
+            ))
+            .map_err(StepError::other)?;
+        state.progress.emit(Event::Phase {
+            name: format!(
+                "pushing {target} ({} blobs uploaded, {} already there, {} bytes)",
+                report.uploaded.len(),
+                report.skipped.len() + report.mounted.len(),
+                report.bytes_uploaded
+            ),
+            duration: started.elapsed(),
+        });
+    }
+    Ok(())
 }
 
 fn step_error(graph: &BuildGraph, index: usize, error: StepError) -> BuildError {

@@ -33,6 +33,7 @@ pub fn export_local(state: &BuildState, layers: &[LayerRef], dest: &Path) -> Res
         owner: None,
         chmod: None,
         exclude: &nothing,
+        reinclude_below: None,
         parents: false,
         unpack: false,
         mtime: None,

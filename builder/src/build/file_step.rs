@@ -8,9 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hoist_frontend::graph::{CopyAction, FileAction, FileOp};
 
 use super::error::StepError;
-use super::layers::materialize;
 use super::result::{LayerRef, ResultKind, VertexResult};
-use super::run_step::{commit, input_dir};
+use super::run_step::{commit, input_dir, writable_snapshot};
 use super::state::BuildState;
 use crate::fileop::{self, CopySpec, Owner, SourceKind};
 use crate::solver::cache::CacheKey;
@@ -23,15 +22,7 @@ pub fn run_file(
     inputs: &[Arc<VertexResult>],
     key: &CacheKey,
 ) -> Result<Vec<LayerRef>, StepError> {
-    let base = inputs
-        .first()
-        .map(|r| r.layers().to_vec())
-        .unwrap_or_default();
-    let chain = materialize(state, &base)?;
-    let snap = state
-        .snapshots
-        .prepare(&chain, state.opts.driver)
-        .map_err(StepError::other)?;
+    let (base, snap) = writable_snapshot(state, inputs)?;
     let root = snap.root().to_path_buf();
     let now = state.opts.source_date_epoch.unwrap_or_else(|| {
         SystemTime::now()
@@ -109,6 +100,13 @@ fn copy(
     let exclude = |root_rel: &str, rel: &str, _dir: bool| {
         ignore.as_ref().is_some_and(|p| p.is_excluded(root_rel)) || excludes.is_excluded(rel)
     };
+    // `keepdir` with `!keepdir/keep.md`: the copy must still descend into keepdir.
+    let reinclude_below = |root_rel: &str, rel: &str| {
+        let ignore_allows = ignore
+            .as_ref()
+            .is_none_or(|p| !p.is_excluded(root_rel) || p.may_reinclude_below(root_rel));
+        ignore_allows && (!excludes.is_excluded(rel) || excludes.may_reinclude_below(rel))
+    };
     let owner = match &c.owner {
         Some(spec) => Some(fileop::resolve_owner(dest_root, spec).map_err(StepError::other)?),
         None => None,
@@ -124,6 +122,7 @@ fn copy(
         owner,
         chmod: chmod.as_ref(),
         exclude: &exclude,
+        reinclude_below: Some(&reinclude_below),
         parents: c.parents,
         unpack: c.unpack,
         mtime: state.opts.source_date_epoch,

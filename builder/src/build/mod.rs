@@ -28,7 +28,7 @@ pub mod run_step;
 pub mod runner;
 pub mod state;
 
-pub use entry::{BuildEnv, BuildOutcome, build};
+pub use entry::{BuildEnv, BuildOutcome, ExportedImage, build};
 pub use error::{BuildError, StepError};
 pub use result::{LayerRef, ResultKind, VertexResult};
 pub use runner::StepRunner;

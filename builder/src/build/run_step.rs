@@ -29,6 +29,10 @@ use crate::solver::cache::CacheKey;
 /// Lines of output kept to show with a failure.
 const TAIL_LINES: usize = 20;
 
+/// Mount points the sandbox creates that stay in the layer when the image
+/// lacks them (runc's, kept by BuildKit).
+const RUNTIME_MOUNT_POINTS: [&str; 3] = ["/dev", "/proc", "/sys"];
+
 /// Keeps what a step's mounts need alive until the step ends.
 #[derive(Default)]
 struct MountGuards {
@@ -46,15 +50,7 @@ pub fn run_exec(
     key: &CacheKey,
     cancel: &CancelToken,
 ) -> Result<Vec<LayerRef>, StepError> {
-    let base = inputs
-        .first()
-        .map(|r| r.layers().to_vec())
-        .unwrap_or_default();
-    let chain = materialize(state, &base)?;
-    let snap = state
-        .snapshots
-        .prepare(&chain, state.opts.driver)
-        .map_err(StepError::other)?;
+    let (base, snap) = writable_snapshot(state, inputs)?;
     let rootfs = snap.root().to_path_buf();
     let mut guards = MountGuards::default();
     let mut env = op.env.clone();
@@ -125,7 +121,14 @@ pub fn run_exec(
             tail.pop_front();
         }
     }
-    outcome.stubs.remove(&rootfs).map_err(StepError::other)?;
+    // The runtime's own mount points stay in the layer, as runc leaves them
+    // and BuildKit keeps them (moby/buildkit#3455, #7039); only stubs for
+    // RUN --mount targets, /etc/hosts, /etc/resolv.conf... are removed.
+    let mut stubs = outcome.stubs;
+    stubs
+        .created
+        .retain(|p| !RUNTIME_MOUNT_POINTS.contains(&p.as_str()));
+    stubs.remove(&rootfs).map_err(StepError::other)?;
     match outcome.status {
         ExitStatus::Code(0) => {}
         status => {
@@ -144,6 +147,24 @@ pub fn run_exec(
     commit(state, snap, base, key)
 }
 
+/// A writable snapshot of a step's input 0 (its base filesystem), with the
+/// base's layers.
+pub fn writable_snapshot(
+    state: &BuildState,
+    inputs: &[std::sync::Arc<VertexResult>],
+) -> Result<(Vec<LayerRef>, ActiveSnapshot), StepError> {
+    let base = inputs
+        .first()
+        .map(|r| r.layers().to_vec())
+        .unwrap_or_default();
+    let chain = materialize(state, &base)?;
+    let snap = state
+        .snapshots
+        .prepare(&chain, state.opts.driver)
+        .map_err(StepError::other)?;
+    Ok((base, snap))
+}
+
 /// Commits a writable snapshot as the layer of the step with `key`.
 pub fn commit(
     state: &BuildState,
@@ -151,7 +172,14 @@ pub fn commit(
     mut base: Vec<LayerRef>,
     key: &CacheKey,
 ) -> Result<Vec<LayerRef>, StepError> {
-    let id = Digest::from_hex(key.hex()).map_err(StepError::other)?;
+    let mut id = Digest::from_hex(key.hex()).map_err(StepError::other)?;
+    if state.snapshots.has_layer(&id) {
+        // The step ran again although a layer for its key exists (--no-cache,
+        // --no-cache-filter, a damaged or lost record): the store keeps the
+        // first layer of a name, so this run's changes get a name of their own
+        // instead of being dropped for the older result.
+        id = rerun_layer_id(key);
+    }
     snap.into_layer(&state.snapshots, &id, &[])
         .map_err(StepError::other)?;
     base.push(LayerRef {
@@ -160,6 +188,16 @@ pub fn commit(
         blob: None,
     });
     Ok(base)
+}
+
+/// A fresh layer name for a rerun of the step with `key`.
+fn rerun_layer_id(key: &CacheKey) -> Digest {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let seed = format!("{}:rerun:{}:{now}", key.hex(), std::process::id());
+    Digest::of(seed.as_bytes())
 }
 
 fn resolve_mounts(
@@ -261,7 +299,14 @@ fn resolve_mounts(
             MountKind::Ssh { id, required, .. } => {
                 let socket = state.opts.ssh.get(id).and_then(|p| p.first()).cloned();
                 match socket {
-                    Some(p) if is_socket(&p) => out.push(MountSpec::Ssh { source: p, target }),
+                    Some(p) if is_socket(&p) => {
+                        // Like BuildKit: the first forwarded agent is
+                        // SSH_AUTH_SOCK unless the step's env sets it.
+                        if !env.iter().any(|kv| kv.starts_with("SSH_AUTH_SOCK=")) {
+                            env.push(format!("SSH_AUTH_SOCK={target}"));
+                        }
+                        out.push(MountSpec::Ssh { source: p, target })
+                    }
                     Some(p) => {
                         return Err(StepError::msg(format!(
                             "--ssh {id}={}: only an SSH agent socket can be forwarded; start ssh-agent, add the key and pass --ssh {id}=$SSH_AUTH_SOCK",

@@ -13,6 +13,7 @@ use hoist_snapshotter::snapshot::{Driver, SnapshotStore};
 use super::error::StepError;
 use super::resolve::ResolvedMap;
 use crate::progress::Progress;
+use crate::registry::RegistryClient;
 use crate::request::SecretSource;
 use crate::root::DataRoot;
 use crate::solver::cache::RecordStore;
@@ -53,6 +54,8 @@ pub struct BuildState {
     pub snapshots: Arc<SnapshotStore>,
     pub records: RecordStore,
     pub images: Arc<ImageResolver>,
+    /// The registry client (pulls go through `images`; pushes use it directly).
+    pub registry: Arc<RegistryClient>,
     /// Images resolved while converting (reference + platform → image).
     pub resolved: ResolvedMap,
     contexts: Mutex<HashMap<String, Arc<Context>>>,
@@ -70,6 +73,7 @@ impl BuildState {
         snapshots: Arc<SnapshotStore>,
         records: RecordStore,
         images: Arc<ImageResolver>,
+        registry: Arc<RegistryClient>,
         resolved: ResolvedMap,
         progress: Arc<dyn Progress>,
         opts: SolveOptions,
@@ -81,6 +85,7 @@ impl BuildState {
             snapshots,
             records,
             images,
+            registry,
             resolved,
             contexts: Mutex::new(HashMap::new()),
             progress,

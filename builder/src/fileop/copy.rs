@@ -38,6 +38,9 @@ pub enum SourceKind {
     Filesystem,
 }
 
+/// See [`CopySpec::reinclude_below`].
+pub type ReincludeBelow<'a> = dyn Fn(&str, &str) -> bool + 'a;
+
 /// One COPY/ADD from one source root.
 pub struct CopySpec<'a> {
     pub kind: SourceKind,
@@ -51,6 +54,11 @@ pub struct CopySpec<'a> {
     /// source root (for `.dockerignore`), its path relative to the source
     /// being copied (for `--exclude`), and whether it is a directory.
     pub exclude: &'a dyn Fn(&str, &str, bool) -> bool,
+    /// For a directory `exclude` skips (same two paths): whether an exception
+    /// (`!rule`) may keep something below it. Then the copy descends anyway
+    /// and keeps the directory only if something inside it is copied, as
+    /// BuildKit sends the parents of re-included files. `None`: never.
+    pub reinclude_below: Option<&'a ReincludeBelow<'a>>,
     /// `--parents`: keep each source's path (below a `/./` pivot) under dest.
     pub parents: bool,
     /// ADD: extract local tar archives instead of copying them.
@@ -188,10 +196,20 @@ impl Copier<'_> {
         nested: bool,
     ) -> Result<(), FileOpError> {
         let meta = fs::symlink_metadata(src).map_err(io_err("stat", src))?;
+        // An excluded directory an exception may reach: kept only if not empty.
+        let mut tentative = false;
         if !rel.is_empty() {
             let root_rel = join_rel(&self.source_rel, rel);
             if (self.spec.exclude)(&root_rel, rel, meta.is_dir()) {
-                return Ok(());
+                let reachable = meta.is_dir()
+                    && self
+                        .spec
+                        .reinclude_below
+                        .is_some_and(|may| may(&root_rel, rel));
+                if !reachable {
+                    return Ok(());
+                }
+                tentative = true;
             }
         }
         let ft = meta.file_type();
@@ -227,6 +245,17 @@ impl Copier<'_> {
                     format!("{rel}/{}", name.to_string_lossy())
                 };
                 self.copy_tree(&src.join(&name), &child_rel, &target.join(&name), true)?;
+            }
+            if tentative && created {
+                let empty = fs::read_dir(target)
+                    .map_err(io_err("read directory", target))?
+                    .next()
+                    .is_none();
+                if empty {
+                    fs::remove_dir(target).map_err(io_err("remove", target))?;
+                    self.stats.dirs -= 1;
+                    return Ok(());
+                }
             }
             write_meta = created || nested;
         } else {

@@ -26,6 +26,7 @@ fn spec<'a>(kind: SourceKind, sources: &'a [String], dest: &'a str) -> CopySpec<
         owner: None,
         chmod: None,
         exclude: &no_exclude,
+        reinclude_below: None,
         parents: false,
         unpack: false,
         mtime: None,
@@ -339,4 +340,26 @@ fn mkdir_mkfile_and_rm_work_inside_the_root() {
     assert!(!d.dst.join("a").exists());
     rm(&d.dst, "/a", true).unwrap();
     assert!(rm(&d.dst, "/a", false).is_err());
+}
+
+#[test]
+fn excluded_dir_is_entered_for_exceptions_and_kept_only_if_something_inside_is() {
+    let d = dirs();
+    write(&d.src, "keep/in.md", "k");
+    write(&d.src, "keep/out.txt", "o");
+    write(&d.src, "none/out.txt", "o");
+    let s = srcs(&["."]);
+    // Like `.dockerignore` lines `keep`, `none`, `!keep/in.md`.
+    let ex = |root_rel: &str, _: &str, _: bool| root_rel != "keep/in.md";
+    let may = |root_rel: &str, _: &str| root_rel == "keep" || root_rel == "none";
+    let mut sp = spec(SourceKind::Context, &s, "/o/");
+    sp.exclude = &ex;
+    sp.reinclude_below = Some(&may);
+    copy(&d.src, &d.dst, &sp).unwrap();
+    assert!(d.dst.join("o/keep/in.md").exists());
+    assert!(!d.dst.join("o/keep/out.txt").exists());
+    assert!(
+        !d.dst.join("o/none").exists(),
+        "an excluded dir left empty is dropped"
+    );
 }

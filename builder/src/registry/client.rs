@@ -43,6 +43,8 @@ pub struct RegistryOptions {
     pub docker_config_dir: Option<PathBuf>,
     /// Blobs downloaded at once.
     pub max_concurrent_downloads: usize,
+    /// Blobs uploaded at once by a push.
+    pub max_concurrent_uploads: usize,
     /// Tries of one request before giving up (at least 1).
     pub attempts: u32,
     /// Wait before the first retry; doubled for each further one.
@@ -55,6 +57,7 @@ impl Default for RegistryOptions {
             insecure: Vec::new(),
             docker_config_dir: None,
             max_concurrent_downloads: 4,
+            max_concurrent_uploads: 3,
             attempts: 4,
             retry_delay: Duration::from_millis(250),
         }
@@ -109,12 +112,20 @@ impl RegistryClient {
         }
     }
 
+    /// How this client reaches registries.
+    pub fn options(&self) -> &RegistryOptions {
+        &self.options
+    }
+
     /// Whether requests to `registry` go over plain HTTP.
     pub fn uses_plain_http(&self, registry: &str) -> bool {
         is_loopback(registry) || self.options.insecure.iter().any(|r| r == registry)
     }
 
-    fn client_for(&self, reference: &Reference) -> Result<(Client, RegistryAuth), RegistryError> {
+    pub(super) fn client_for(
+        &self,
+        reference: &Reference,
+    ) -> Result<(Client, RegistryAuth), RegistryError> {
         let registry = reference.registry().to_string();
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = clients.get(&registry) {
@@ -133,6 +144,10 @@ impl RegistryClient {
             protocol,
             platform_resolver: None,
             max_concurrent_download: self.options.max_concurrent_downloads.max(1),
+            // Pushes stream each blob in one PUT with its length (see
+            // `super::push`): oci-client's chunked upload uses fixed 4 MiB
+            // PATCHes, is slower, and cannot be resumed anyway.
+            use_monolithic_push: true,
             connect_timeout: Some(Duration::from_secs(30)),
             read_timeout: Some(Duration::from_secs(120)),
             ..ClientConfig::default()
@@ -141,7 +156,7 @@ impl RegistryClient {
         Ok((client, auth))
     }
 
-    fn oci_reference(reference: &Reference) -> oci_client::Reference {
+    pub(super) fn oci_reference(reference: &Reference) -> oci_client::Reference {
         let registry = reference.registry().to_string();
         let repository = reference.repository().to_string();
         match (reference.digest(), reference.tag()) {
@@ -154,7 +169,7 @@ impl RegistryClient {
     }
 
     /// Runs `op` until it succeeds, fails for good, or runs out of attempts.
-    async fn retrying<T, F, Fut>(&self, mut op: F) -> Result<T, OciDistributionError>
+    pub(super) async fn retrying<T, F, Fut>(&self, mut op: F) -> Result<T, OciDistributionError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, OciDistributionError>>,

@@ -125,7 +125,12 @@ pub(crate) fn classify(reference: &Reference, e: OciDistributionError) -> Regist
 /// Network trouble and 5xx answers are worth another try.
 pub(crate) fn is_transient(e: &OciDistributionError) -> bool {
     match e {
-        OciDistributionError::RequestError(r) => !r.is_builder() && !r.is_redirect(),
+        // A status error (from `error_for_status`, e.g. a HEAD) is transient
+        // only for 5xx and 429; other request errors are the network's.
+        OciDistributionError::RequestError(r) => match r.status() {
+            Some(status) => status.is_server_error() || status.as_u16() == 429,
+            None => !r.is_builder() && !r.is_redirect(),
+        },
         OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
         OciDistributionError::IoError(_) => true,
         _ => false,
@@ -205,6 +210,28 @@ mod tests {
         assert!(!is_transient(&OciDistributionError::UnauthorizedError {
             url: "u".into()
         }));
+    }
+
+    /// The error `error_for_status` gives for an answer with `status`.
+    fn status_error(status: u16) -> OciDistributionError {
+        let response = http::Response::builder()
+            .status(status)
+            .body(Vec::<u8>::new())
+            .unwrap();
+        let error = reqwest::Response::from(response)
+            .error_for_status()
+            .unwrap_err();
+        OciDistributionError::RequestError(error)
+    }
+
+    #[test]
+    fn status_errors_of_heads_are_transient_only_for_5xx_and_429() {
+        assert!(is_transient(&status_error(500)));
+        assert!(is_transient(&status_error(503)));
+        assert!(is_transient(&status_error(429)));
+        assert!(!is_transient(&status_error(401)));
+        assert!(!is_transient(&status_error(403)));
+        assert!(!is_transient(&status_error(404)));
     }
 
     #[test]

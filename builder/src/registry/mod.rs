@@ -7,14 +7,17 @@
 //! - [`client`]: [`RegistryClient`], a wrapper around `oci-client` that picks
 //!   HTTP or TLS per registry, retries transient failures, resolves indexes to
 //!   a platform and streams blobs into the content store, verified.
-//!
-//! Pushing belongs here too and is added by the exporter work.
+//! - [`push`]: [`push_image`], an image from the content store to a
+//!   registry; [`blob_upload`] sends its blobs (HEAD, mount, streamed upload).
 
 pub mod auth;
+mod blob_upload;
 pub mod client;
 pub mod error;
+pub mod push;
 pub mod reference;
 
 pub use client::{PulledImage, RegistryClient, RegistryOptions};
 pub use error::RegistryError;
+pub use push::{PushError, PushEvent, PushOptions, PushReport, push_image, push_image_with};
 pub use reference::{Reference, ReferenceError};

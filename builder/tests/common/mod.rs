@@ -8,6 +8,8 @@
 
 pub mod image;
 pub mod registry;
+// One tree-listing helper for both crates' tests.
+#[path = "../../../snapshotter/tests/common/tree.rs"]
 pub mod tree;
 
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! [`TestRegistry`]: Debian's `docker-registry serve CONFIG` on a free
 //! 127.0.0.1 port with filesystem storage in a temp dir, optionally behind
-//! htpasswd basic auth; killed on drop.
+//! htpasswd basic auth and optionally writing an access log
+//! ([`TestRegistry::requests`]); killed on drop.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,6 +12,23 @@ use std::time::{Duration, Instant};
 use hoist_snapshotter::digest::Digest;
 
 use super::skopeo_copy;
+
+/// How to start a [`TestRegistry`].
+#[derive(Debug, Clone, Default)]
+pub struct RegistrySetup {
+    /// `(user, password)`: htpasswd basic auth.
+    pub credentials: Option<(String, String)>,
+    /// Log every request (read back with [`TestRegistry::requests`]).
+    pub access_log: bool,
+}
+
+/// One line of the registry's access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
 
 pub struct TestRegistry {
     child: Child,
@@ -23,15 +41,20 @@ pub struct TestRegistry {
 impl TestRegistry {
     /// An anonymous registry.
     pub fn start() -> TestRegistry {
-        Self::spawn(None)
+        Self::start_with(RegistrySetup::default())
     }
 
     /// A registry that wants `user`/`password` (htpasswd, bcrypt).
     pub fn start_with_auth(user: &str, password: &str) -> TestRegistry {
-        Self::spawn(Some((user.to_string(), password.to_string())))
+        Self::start_with(RegistrySetup {
+            credentials: Some((user.to_string(), password.to_string())),
+            ..RegistrySetup::default()
+        })
     }
 
-    fn spawn(credentials: Option<(String, String)>) -> TestRegistry {
+    /// A registry set up as `setup` says.
+    pub fn start_with(setup: RegistrySetup) -> TestRegistry {
+        let credentials = setup.credentials;
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -41,7 +64,8 @@ impl TestRegistry {
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).unwrap();
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: {}\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            !setup.access_log,
             storage.display()
         );
         if let Some((user, password)) = &credentials {
@@ -98,6 +122,29 @@ impl TestRegistry {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// The requests of the access log (empty unless started with
+    /// `access_log`), oldest first.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.log()
+            .lines()
+            .filter(|line| line.starts_with("127.0.0.1 "))
+            .filter_map(|line| {
+                // `... "PUT /v2/x/blobs/uploads/..?digest=.. HTTP/1.1" 201 0 ...`
+                let (_, rest) = line.split_once('"')?;
+                let (request, rest) = rest.split_once('"')?;
+                let mut words = request.split(' ');
+                let method = words.next()?.to_string();
+                let path = words.next()?.to_string();
+                let status = rest.split_whitespace().next()?.parse().ok()?;
+                Some(LoggedRequest {
+                    method,
+                    path,
+                    status,
+                })
+            })
+            .collect()
     }
 
     /// `127.0.0.1:PORT`.

@@ -108,8 +108,18 @@ impl Converter<'_> {
         };
 
         let cwd = st.workdir().to_string();
+        let mut ssh_index = 0;
         for m in &run.mounts {
-            mounts.push(self.mount(st, m, &cwd, &mut inputs, &run, span)?);
+            let mut mount = self.mount(st, m, &cwd, &mut inputs, &run, span)?;
+            if let MountKind::Ssh { .. } = mount.kind {
+                // Like BuildKit: the i-th ssh mount of a step defaults to
+                // /run/buildkit/ssh_agent.i, so two agents never share a target.
+                if m.target.as_deref().is_none_or(str::is_empty) {
+                    mount.target = format!("/run/buildkit/ssh_agent.{ssh_index}");
+                }
+                ssh_index += 1;
+            }
+            mounts.push(mount);
         }
 
         let mut env = st.env.to_list();

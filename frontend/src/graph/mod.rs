@@ -141,14 +141,33 @@ pub fn vertex_digest(op: &Op, input_digests: &[&str]) -> String {
         op: &'a Op,
         inputs: &'a [&'a str],
     }
-    // Serialising derived structs and Vecs cannot fail: no maps with
-    // non-string keys, no floats.
-    let bytes = serde_json::to_vec(&Definition {
-        op,
-        inputs: input_digests,
-    })
-    .unwrap_or_default();
-    format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+    thread_local! {
+        // Reused between calls: converting a large Dockerfile digests
+        // thousands of ops, and the allocation showed up in profiles.
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let hash = BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        // Serialising derived structs and Vecs cannot fail: no maps with
+        // non-string keys, no floats.
+        let _ = serde_json::to_writer(
+            &mut *buf,
+            &Definition {
+                op,
+                inputs: input_digests,
+            },
+        );
+        Sha256::digest(&*buf)
+    });
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in hash.iter() {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 impl BuildGraph {

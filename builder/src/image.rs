@@ -1,1 +1,0 @@
-//! The OCI image config and history of a build result.

@@ -1,0 +1,98 @@
+//! Pushing images to a registry (Debian's `docker-registry` on 127.0.0.1):
+//! `hoist build --push`, read back with skopeo and pulled again by hoist on
+//! a fresh data root; a second push of the same image sends no blob; and
+//! `hoist push` of an image from the local store.
+
+mod build_support;
+
+use std::process::Command;
+
+use build_support::registry::Registry;
+use build_support::{Project, hoist, sh};
+
+const DOCKERFILE: &str = "FROM busybox\nRUN echo pushed > /pushed.txt\n";
+
+fn skopeo_digest(reference: &str) -> String {
+    let json = sh(&format!(
+        "skopeo inspect --tls-verify=false docker://{reference}"
+    ));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["Digest"].as_str().unwrap().to_string()
+}
+
+/// The "pushing ..." phase events of a build.
+fn push_phases(o: &build_support::Outcome) -> Vec<String> {
+    o.events
+        .iter()
+        .filter(|e| e["event"] == "phase")
+        .filter_map(|e| e["name"].as_str())
+        .filter(|n| n.starts_with("pushing"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn build_push_is_read_back_by_skopeo_and_pulled_again_by_hoist() {
+    let registry = Registry::start();
+    let name = format!("{}/app:v1", registry.addr());
+    let p = Project::new(DOCKERFILE);
+    let first = p
+        .build()
+        .args(["-t", &name, "--push"])
+        .arg("--build-arg=SOURCE_DATE_EPOCH=1700000000")
+        .output("type=image")
+        .ok();
+    let phases = push_phases(&first);
+    assert_eq!(phases.len(), 1, "{phases:?}");
+    assert!(!phases[0].contains("(0 blobs uploaded"), "{phases:?}");
+    let digest = skopeo_digest(&name);
+    assert!(digest.starts_with("sha256:"));
+
+    // The same image again: the registry has every blob, nothing is sent.
+    let second = p
+        .build()
+        .args(["-t", &name, "--push"])
+        .arg("--build-arg=SOURCE_DATE_EPOCH=1700000000")
+        .output("type=image")
+        .ok();
+    let phases = push_phases(&second);
+    assert!(phases[0].contains("(0 blobs uploaded"), "{phases:?}");
+    assert_eq!(skopeo_digest(&name), digest, "same inputs, same image");
+
+    // Pulled again, by hoist, on a fresh data root.
+    let child = Project::new(&format!("FROM {name}\nRUN cat /pushed.txt > /seen.txt\n"));
+    child.build().ok();
+    assert_eq!(child.read_out("seen.txt"), "pushed\n");
+}
+
+#[test]
+fn hoist_push_sends_a_stored_image_under_another_name() {
+    let registry = Registry::start();
+    let p = Project::new(DOCKERFILE);
+    p.build()
+        .args(["-t", "app:local"])
+        .output("type=image")
+        .ok();
+    let target = format!("{}/other/app:v2", registry.addr());
+    let out = Command::new(hoist())
+        .args(["push", "--root"])
+        .arg(p.root())
+        .args(["app:local", &target])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pushed_manifest = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(skopeo_digest(&target), pushed_manifest);
+    let missing = Command::new(hoist())
+        .args(["push", "--root"])
+        .arg(p.root())
+        .args(["no-such-image", &target])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-image"));
+}
