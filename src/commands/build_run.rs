@@ -46,7 +46,7 @@ pub fn run(args: &BuildArgs) -> Result<(), Failure> {
             }
         })
     };
-    let (sink, renderer) = progress::start(mode);
+    let (sink, renderer) = progress::start(mode, request.explain_cache);
     let result = runtime.block_on(build(&request, &build_env, Arc::new(sink), cancel.clone()));
     drop(runtime);
     renderer.finish();

@@ -61,24 +61,35 @@ impl RendererThread {
 }
 
 /// Starts the renderer for `mode` on its own thread; events sent through the
-/// returned sink are drawn on stderr.
-pub fn start(mode: ProgressMode) -> (ChannelProgress, RendererThread) {
+/// returned sink are drawn on stderr. Cache-miss explanations are drawn by
+/// the plain and tty renderers only with `explain_cache` (`--explain-cache`);
+/// rawjson always carries them.
+pub fn start(mode: ProgressMode, explain_cache: bool) -> (ChannelProgress, RendererThread) {
     let (tx, rx) = mpsc::channel();
     let mode = mode.resolve();
-    let handle = std::thread::spawn(move || run(mode, rx));
+    let handle = std::thread::spawn(move || run(mode, explain_cache, rx));
     (ChannelProgress(tx), RendererThread(handle))
 }
 
-fn run(mode: ProgressMode, events: Receiver<Event>) {
+/// Whether a human-facing renderer shows `event`.
+fn shown(event: &Event, explain_cache: bool) -> bool {
+    explain_cache || !matches!(event, Event::CacheMiss { .. })
+}
+
+fn run(mode: ProgressMode, explain_cache: bool, events: Receiver<Event>) {
+    let events = events.into_iter();
     match mode {
-        ProgressMode::Plain | ProgressMode::Auto => render_plain(events, std::io::stderr()),
+        ProgressMode::Plain | ProgressMode::Auto => render_plain(
+            events.filter(|e| shown(e, explain_cache)),
+            std::io::stderr(),
+        ),
         ProgressMode::Rawjson => render_rawjson(events, std::io::stderr()),
         ProgressMode::Tty => {
             let mut r = tty::Tty::new(
                 indicatif::ProgressDrawTarget::stderr(),
                 console::Term::stderr().size().1 as usize,
             );
-            for event in events {
+            for event in events.filter(|e| shown(e, explain_cache)) {
                 r.handle(&event);
             }
             r.finish();
@@ -90,7 +101,7 @@ fn run(mode: ProgressMode, events: Receiver<Event>) {
 // Write errors (stderr closed) leave nothing to report to; the renderers
 // keep draining the channel so the build never blocks on them.
 
-fn render_plain(events: Receiver<Event>, out: impl Write) {
+fn render_plain(events: impl IntoIterator<Item = Event>, out: impl Write) {
     let mut r = plain::Plain::new(out);
     for event in events {
         let _ = r.handle(&event, SystemTime::now());
@@ -98,7 +109,7 @@ fn render_plain(events: Receiver<Event>, out: impl Write) {
     let _ = r.finish();
 }
 
-fn render_rawjson(events: Receiver<Event>, mut out: impl Write) {
+fn render_rawjson(events: impl IntoIterator<Item = Event>, mut out: impl Write) {
     for event in events {
         let _ = rawjson::write_event(&mut out, &event);
     }

@@ -8,15 +8,19 @@
 //! - [`state`]: what one build shares between its tasks.
 //! - [`runner`]: per-vertex dispatch, cache lookups, progress events.
 //! - [`run_step`] / [`file_step`]: RUN and COPY/ADD/mkdir steps.
+//! - [`http_step`]: `ADD https://...` sources.
 //! - [`cache_mounts`]: `RUN --mount=type=cache` directories.
 //! - [`layers`]: unpacking base-image layers on first use.
 //! - [`result`]: vertex results and cache records.
+//! - [`explain`]: why a step missed the cache (step history records).
 
 pub mod cache_mounts;
 pub mod entry;
 pub mod error;
+pub mod explain;
 pub mod export_fs;
 pub mod file_step;
+pub mod http_step;
 pub mod layers;
 pub mod resolve;
 pub mod result;

@@ -15,7 +15,9 @@ use hoist_frontend::graph::{Op, SourceOp, Vertex, VertexId};
 use hoist_snapshotter::digest::Digest;
 
 use super::error::StepError;
+use super::explain::StepHistory;
 use super::file_step::{context_checksum, run_file};
+use super::http_step::http_source;
 use super::result::{BlobRef, LayerRef, ResultKind, StepRecord, VertexResult};
 use super::run_step::run_exec;
 use super::state::BuildState;
@@ -122,9 +124,11 @@ impl StepRunner {
                     kind: ResultKind::Context { name: name.clone() },
                 })
             }
-            SourceOp::Http { url, .. } => Err(StepError::msg(format!(
-                "ADD of a URL ({url}) is not supported yet"
-            ))),
+            SourceOp::Http {
+                url,
+                checksum,
+                filename,
+            } => http_source(&self.state, v, url, checksum.as_deref(), filename).await,
             SourceOp::Git { url, .. } => Err(StepError::msg(format!(
                 "ADD of a git repository ({url}) is not supported yet"
             ))),
@@ -197,6 +201,9 @@ impl StepRunner {
         if !skip {
             match state.records.get::<StepRecord>(key.hex()) {
                 Lookup::Hit(rec) if rec.layers.iter().all(|l| self.layer_available(l)) => {
+                    if let Some(h) = StepHistory::load(&state, v, &inputs, &key, true).await {
+                        let _ = h.save(); // only explanations depend on it
+                    }
                     self.emit(Event::Cached {
                         vertex: index,
                         name: v.name.clone(),
@@ -226,6 +233,13 @@ impl StepRunner {
             name: v.name.clone(),
             at: SystemTime::now(),
         });
+        let history = StepHistory::load(&state, v, &inputs, &key, false).await;
+        if let Some(reason) = history.as_ref().and_then(|h| h.miss_reason(skip)) {
+            self.emit(Event::CacheMiss {
+                vertex: index,
+                reason,
+            });
+        }
         let started = Instant::now();
         let token = CancelToken::new();
         let watcher = {
@@ -265,6 +279,11 @@ impl StepRunner {
         ) {
             self.emit(Event::Warning {
                 message: format!("could not store the cache record of {}: {e}", v.name),
+            });
+        }
+        if let Some(Err(e)) = history.map(|h| h.save()) {
+            self.emit(Event::Warning {
+                message: format!("could not store the step history of {}: {e}", v.name),
             });
         }
         Ok(VertexResult {

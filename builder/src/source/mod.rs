@@ -1,4 +1,6 @@
-//! Inputs of a build: base images ([`image`]) and the local build context ([`local`]).
+//! Inputs of a build: base images ([`image`]), the local build context
+//! ([`local`]) and files downloaded from URLs ([`http`]).
 
+pub mod http;
 pub mod image;
 pub mod local;

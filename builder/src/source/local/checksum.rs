@@ -79,6 +79,38 @@ impl Context {
         Ok(format!("sha256:{}", hex::encode(h.finalize())))
     }
 
+    /// One description per selected entry, in listing order: its context-relative path and
+    /// what [`Context::checksum`] covers of it (`file <mode> sha256:<hex>`, `dir <mode>`,
+    /// `symlink <mode> -> <target>`, `special <mode> <type> <rdev>`). Equal combined
+    /// checksums mean equal lists; this is the per-file view that says *which* file differs.
+    pub fn entry_digests(
+        &self,
+        selection: &Selection,
+        opts: &ChecksumOptions,
+    ) -> Result<Vec<(String, String)>, ContextError> {
+        selection
+            .entries
+            .iter()
+            .map(|entry| {
+                let mode = if opts.ignore_mode { 0 } else { entry.mode };
+                let what = match &entry.kind {
+                    EntryKind::File => format!(
+                        "file {mode:o} sha256:{}",
+                        hex::encode(self.file_digest(entry)?)
+                    ),
+                    EntryKind::Dir => format!("dir {mode:o}"),
+                    EntryKind::Symlink { target } => {
+                        format!("symlink {mode:o} -> {}", target.display())
+                    }
+                    EntryKind::Other { file_type, rdev } => {
+                        format!("special {mode:o} {file_type:o} {rdev}")
+                    }
+                };
+                Ok((entry.rel_path.clone(), what))
+            })
+            .collect()
+    }
+
     /// The content hash of one file: from the stat cache if its identity is unchanged,
     /// else read and hashed (and cached).
     fn file_digest(&self, entry: &Entry) -> Result<[u8; 32], ContextError> {
