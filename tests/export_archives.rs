@@ -91,7 +91,9 @@ fn oci_layout_directory_unpacks_with_umoci() {
 
 #[test]
 fn run_that_changes_nothing_adds_no_layer_and_an_empty_layer_history_entry() {
-    let w = Work::new("FROM busybox\nRUN true\nRUN echo hi > /x\n");
+    // The first RUN also leaves the /dev, /proc and /sys mount points the
+    // busybox base lacks (as BuildKit does); the second changes nothing.
+    let w = Work::new("FROM busybox\nRUN echo hi > /x\nRUN true\n");
     let tar = w.path("out.tar");
     ok(w.build(&["-o", &format!("type=oci,dest={}", tar.display())]));
     let reference = format!("oci-archive:{}", tar.display());

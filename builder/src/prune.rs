@@ -4,8 +4,8 @@
 //! Runs with the data root's lock held exclusively, so it waits for running
 //! builds (which hold it shared) and no build starts meanwhile. What it may
 //! remove, oldest first (by modification time):
-//! - cache records, step histories and layer-blob records (a step whose
-//!   record is gone simply runs again);
+//! - cache records, step histories, layer-blob records and download
+//!   validators (a step whose record is gone simply runs again);
 //! - unpacked layers no remaining cache record refers to (base-image layers
 //!   are unpacked again from their blobs when needed);
 //! - blobs of the content store that no tagged image and no remaining cache

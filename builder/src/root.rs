@@ -8,6 +8,7 @@
 //! cache/steps/      the inputs of the last build of each step (cache-miss explanations)
 //! cache/mounts/     RUN --mount=type=cache directories
 //! cache/layers/     compressed-blob records of built layers (export reuse)
+//! cache/http/       validators and digests of ADDed URLs
 //! context/          stat caches of build contexts
 //! images/           the local image store (tags, resolved base-image tags)
 //! tmp/              scratch space for one build (cleaned at start)
@@ -97,6 +98,10 @@ impl DataRoot {
     }
     pub fn layer_records(&self) -> PathBuf {
         self.path.join("cache/layers")
+    }
+    /// Validators (ETag, Last-Modified) and digests of downloaded URLs.
+    pub fn http_cache(&self) -> PathBuf {
+        self.path.join("cache/http")
     }
 
     /// Held (shared) for the whole of a build, so that `hoist prune`, which

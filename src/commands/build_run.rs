@@ -51,7 +51,9 @@ pub fn run(args: &BuildArgs) -> Result<(), Failure> {
     drop(runtime);
     renderer.finish();
     cancel.cancel();
-    let _ = watcher.join();
+    // Not joined: it sleeps between checks, and waiting for it would add up
+    // to a check interval to every build. It ends with the process.
+    drop(watcher);
     match result {
         Ok(outcome) => write_results(args, &request, outcome.image.as_ref()),
         Err(BuildError::Interrupted) => Err(Failure::Interrupted),

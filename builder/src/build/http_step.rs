@@ -24,7 +24,7 @@ pub async fn http_source(
     checksum: Option<&str>,
     filename: &str,
 ) -> Result<VertexResult, StepError> {
-    let cache = HttpCache::new(state.root.path().join("cache/http"));
+    let cache = HttpCache::new(state.root.http_cache());
     let key_of = |digest: &str| CacheKey::compute(&v.digest, &[], Some(digest));
     let known = cache
         .get(url)

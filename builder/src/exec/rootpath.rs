@@ -269,11 +269,19 @@ pub fn ensure_target(
                 } else {
                     std::fs::DirBuilder::new().mode(0o755).create(&host)
                 };
-                result.map_err(|source| RootPathError::Io {
-                    op: "create mount target",
-                    path: host.clone(),
-                    source,
-                })?;
+                match result {
+                    Ok(()) => {}
+                    // Another step on the same rootfs made it meanwhile: it
+                    // is theirs to report, ours to use.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(source) => {
+                        return Err(RootPathError::Io {
+                            op: "create mount target",
+                            path: host.clone(),
+                            source,
+                        });
+                    }
+                }
                 if let Some((uid, gid)) = owner {
                     std::os::unix::fs::lchown(&host, Some(uid), Some(gid)).map_err(|source| {
                         RootPathError::Io {
