@@ -250,3 +250,38 @@ fn optional_ssh_mount_without_ssh_flag_is_skipped() {
     p.build().ok();
     assert_eq!(p.read_out("sock"), "[]\n");
 }
+
+#[test]
+fn ssh_key_file_is_served_through_an_agent_hoist_starts() {
+    let p = Project::new(
+        "FROM busybox\nRUN --mount=type=ssh test -S $SSH_AUTH_SOCK && echo socket > /ssh-ok\n",
+    );
+    let key = p.dir.path().join("id_test");
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .output()
+        .expect("cannot run ssh-keygen: install Debian's openssh-client");
+    assert!(
+        keygen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keygen.stderr)
+    );
+    p.build()
+        .args(["--ssh", &format!("default={}", key.display())])
+        .ok();
+    assert_eq!(p.read_out("ssh-ok"), "socket\n");
+    assert!(
+        !p.out_has("id_test") && !p.out_has("root/.ssh"),
+        "the key never reaches the image"
+    );
+
+    // Something that is not a key: ssh-add refuses it, the build names it.
+    let bogus = p.dir.path().join("not-a-key");
+    std::fs::write(&bogus, "hello\n").unwrap();
+    let o = p
+        .build()
+        .args(["--ssh", &format!("default={}", bogus.display())])
+        .fails();
+    assert!(o.stderr.contains("not-a-key"), "{}", o.stderr);
+}

@@ -16,6 +16,7 @@ use super::export_fs::{export_local, export_tar};
 use super::resolve::{BuildResolver, ResolvedMap};
 use super::result::LayerRef;
 use super::runner::StepRunner;
+use super::ssh_agent::{KeyAgent, is_socket};
 use super::state::{BuildState, SolveOptions};
 use crate::export::archive::{ArchiveImage, write_docker_tar, write_layout_dir, write_oci_tar};
 use crate::export::spec::{OutputDest, OutputKind, OutputSpec};
@@ -165,6 +166,29 @@ pub async fn build(
         })
         .map(|(i, _)| i)
         .collect();
+    // Key files are served through a private agent kept alive for the build.
+    let mut agents = Vec::new();
+    let mut ssh = BTreeMap::new();
+    for spec in &req.ssh {
+        let paths = if spec.paths.is_empty() {
+            std::env::var_os("SSH_AUTH_SOCK")
+                .map(PathBuf::from)
+                .into_iter()
+                .collect()
+        } else {
+            spec.paths.clone()
+        };
+        let paths = if !paths.is_empty() && paths.iter().all(|p| !is_socket(p)) {
+            let agent =
+                KeyAgent::start(&spec.id, &paths, &root.tmp()).map_err(BuildError::Setup)?;
+            let socket = agent.socket.clone();
+            agents.push(agent);
+            vec![socket]
+        } else {
+            paths
+        };
+        ssh.insert(spec.id.clone(), paths);
+    }
     let solve_opts = SolveOptions {
         no_cache: req.no_cache,
         no_cache_stages,
@@ -178,21 +202,7 @@ pub async fn build(
             .iter()
             .map(|s| (s.id.clone(), s.source.clone()))
             .collect(),
-        ssh: req
-            .ssh
-            .iter()
-            .map(|s| {
-                let paths = if s.paths.is_empty() {
-                    std::env::var_os("SSH_AUTH_SOCK")
-                        .map(PathBuf::from)
-                        .into_iter()
-                        .collect()
-                } else {
-                    s.paths.clone()
-                };
-                (s.id.clone(), paths)
-            })
-            .collect(),
+        ssh,
         pull: req.pull,
         source_date_epoch: req.source_date_epoch,
         driver: Driver::Auto,

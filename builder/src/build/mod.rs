@@ -10,6 +10,7 @@
 //! - [`run_step`] / [`file_step`]: RUN and COPY/ADD/mkdir steps.
 //! - [`http_step`]: `ADD https://...` sources.
 //! - [`cache_mounts`]: `RUN --mount=type=cache` directories.
+//! - [`ssh_agent`]: agents serving `--ssh ID=KEYFILE` keys.
 //! - [`layers`]: unpacking base-image layers on first use.
 //! - [`result`]: vertex results and cache records.
 //! - [`explain`]: why a step missed the cache (step history records).
@@ -26,6 +27,7 @@ pub mod resolve;
 pub mod result;
 pub mod run_step;
 pub mod runner;
+pub mod ssh_agent;
 pub mod state;
 
 pub use entry::{BuildEnv, BuildOutcome, ExportedImage, build};

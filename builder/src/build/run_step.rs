@@ -309,7 +309,7 @@ fn resolve_mounts(
                     }
                     Some(p) => {
                         return Err(StepError::msg(format!(
-                            "--ssh {id}={}: only an SSH agent socket can be forwarded; start ssh-agent, add the key and pass --ssh {id}=$SSH_AUTH_SOCK",
+                            "--ssh {id}={}: not an SSH agent socket (or key file hoist could load)",
                             p.display()
                         )));
                     }
