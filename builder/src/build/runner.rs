@@ -204,6 +204,8 @@ impl StepRunner {
                     if let Some(h) = StepHistory::load(&state, v, &inputs, &key, true).await {
                         let _ = h.save(); // only explanations depend on it
                     }
+                    // `hoist prune` removes the least recently used first.
+                    state.records.touch(key.hex());
                     self.emit(Event::Cached {
                         vertex: index,
                         name: v.name.clone(),

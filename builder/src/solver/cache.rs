@@ -135,6 +135,14 @@ impl RecordStore {
         Ok(())
     }
 
+    /// Marks the record as just used (its mtime), for least-recently-used
+    /// pruning. A record that cannot be touched is simply older.
+    pub fn touch(&self, name: &str) {
+        if let Ok(f) = fs::File::options().write(true).open(self.path(name)) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
+    }
+
     /// Removes the record; absent is fine.
     pub fn remove(&self, name: &str) -> Result<(), CacheError> {
         let path = self.path(name);
@@ -204,6 +212,19 @@ mod tests {
         fs::write(dir.path().join("r/k.json"), b"{trunc").unwrap();
         assert!(matches!(s2.get::<Vec<u32>>("k"), Lookup::Damaged(_)));
         assert_eq!(s2.names().unwrap(), ["k"]);
+        s2.put("k", &vec![3u32]).unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        let f = fs::File::options()
+            .write(true)
+            .open(dir.path().join("r/k.json"))
+            .unwrap();
+        f.set_modified(old).unwrap();
+        s2.touch("k");
+        let m = fs::metadata(dir.path().join("r/k.json"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert!(m > old, "touch marks the record as used now");
         s2.remove("k").unwrap();
         s2.remove("k").unwrap();
         assert_eq!(s2.get::<Vec<u32>>("k"), Lookup::Miss);
