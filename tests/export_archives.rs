@@ -286,3 +286,44 @@ fn oci_to_stdout_carries_annotations_and_labels() {
     let config = skopeo_inspect(&reference, true);
     assert_eq!(config["config"]["Labels"]["team"], "core");
 }
+
+#[test]
+fn rewrite_timestamp_clamps_file_times_of_base_layers_too() {
+    let w = Work::new("FROM busybox\nRUN echo hi > /x\n");
+    let tar = w.path("rewritten.tar");
+    ok(w.build(&[
+        "--build-arg=SOURCE_DATE_EPOCH=1000",
+        "-o",
+        &format!("type=oci,dest={},rewrite-timestamp=true", tar.display()),
+    ]));
+    let dir = w.path("unpacked");
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            &format!("oci-archive:{}", tar.display()),
+            &format!("dir:{}", dir.display()),
+        ],
+    );
+    // Every layer's entries are at most the epoch.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let digest = layer["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:");
+        let listing = tool(
+            "tar",
+            &[
+                "--numeric-owner",
+                "--full-time",
+                "-tvzf",
+                &dir.join(digest).display().to_string(),
+            ],
+        );
+        for line in listing.lines() {
+            assert!(line.contains("1970-01-01 00:16:40"), "not clamped: {line}");
+        }
+    }
+}

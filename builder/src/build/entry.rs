@@ -13,6 +13,7 @@ use hoist_snapshotter::snapshot::{Driver, SnapshotStore};
 
 use super::error::{BuildError, StepError};
 use super::export_fs::{export_local, export_tar};
+use super::layers::materialize;
 use super::resolve::{BuildResolver, ResolvedMap};
 use super::result::LayerRef;
 use super::runner::StepRunner;
@@ -278,6 +279,10 @@ pub async fn build(
                         snapshots: &st.snapshots,
                         records: &records,
                     };
+                    if options.rewrite_timestamp {
+                        // Base layers are rewritten from their unpacked form.
+                        materialize(&st, &layers2)?;
+                    }
                     assemble(src, &layers2, &config, &options).map_err(StepError::other)
                 };
                 match (out2.kind, out2.dest) {
@@ -390,6 +395,7 @@ fn image_options(out: &OutputSpec, req: &BuildRequest) -> ImageOptions {
         compression: out.compression,
         compression_level: out.compression_level,
         force_compression: out.force_compression,
+        rewrite_timestamp: out.rewrite_timestamp,
         oci_mediatypes: out.oci_mediatypes.unwrap_or(out.kind != OutputKind::Docker),
         annotations,
         source_date_epoch: req.source_date_epoch,

@@ -84,7 +84,8 @@ pub fn layer_blob(
     opts: &ImageOptions,
 ) -> Result<Option<LayerBlob>, LayerBlobError> {
     let encoding = opts.encoding();
-    if let Some(blob) = &layer.blob {
+    let rewrite = opts.rewrite_timestamp && opts.source_date_epoch.is_some();
+    if let Some(blob) = layer.blob.as_ref().filter(|_| !rewrite) {
         let codec = Codec::from_media_type(&blob.media_type).ok();
         let keep = match (opts.force_compression, opts.compression.is_some()) {
             (false, false) => true,

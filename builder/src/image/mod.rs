@@ -49,6 +49,9 @@ pub struct ImageOptions {
     pub annotations: BTreeMap<String, String>,
     /// `SOURCE_DATE_EPOCH`: file times clamped, `created` fixed.
     pub source_date_epoch: Option<i64>,
+    /// `rewrite-timestamp=true`: base-image layers too are rewritten with
+    /// file times clamped to `source_date_epoch` (they must be unpacked).
+    pub rewrite_timestamp: bool,
 }
 
 impl ImageOptions {
