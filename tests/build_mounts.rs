@@ -208,24 +208,7 @@ fn ssh_mount_forwards_the_agent_socket() {
     let p = Project::new(
         "FROM busybox\nRUN --mount=type=ssh ls -l $SSH_AUTH_SOCK > /ssh-ls && test -S $SSH_AUTH_SOCK && echo socket > /ssh-ok\n",
     );
-    let sock = p.dir.path().join("agent.sock");
-    let _agent = SshAgent(
-        Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&sock)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("cannot start ssh-agent: install Debian's openssh-client"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !sock.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "ssh-agent did not create its socket"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (_agent, sock) = start_agent(&p, "agent.sock");
     p.build()
         .args(["--ssh", &format!("default={}", sock.display())])
         .ok();
