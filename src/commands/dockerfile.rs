@@ -94,3 +94,24 @@ pub fn load(file: &str) -> Result<(DockerfileSource, Dockerfile), Failure> {
     let dockerfile = source.parse()?;
     Ok((source, dockerfile))
 }
+
+/// `-f/--file FILE`, the Dockerfile argument of `parse`, `targets`,
+/// `outline` and `graph`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DockerfileArg {
+    /// The Dockerfile (`-` reads standard input)
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        default_value = "Dockerfile"
+    )]
+    pub file: String,
+}
+
+impl DockerfileArg {
+    /// Reads and parses the Dockerfile, as [`load`] does.
+    pub fn load(&self) -> Result<(DockerfileSource, Dockerfile), Failure> {
+        load(&self.file)
+    }
+}

@@ -5,7 +5,8 @@
 use clap::{Args, ValueEnum};
 use hoist_frontend::convert::{self, ConvertOptions, NoResolver};
 
-use super::{UsageError, dockerfile, parse_build_args, parse_platforms, print_stdout};
+use super::dockerfile::DockerfileArg;
+use super::{UsageError, parse_build_args, parse_platforms, print_stdout};
 use crate::failure::Failure;
 
 /// What `hoist graph` prints.
@@ -20,14 +21,8 @@ pub enum GraphFormat {
 /// Arguments of `hoist graph`.
 #[derive(Debug, Args)]
 pub struct GraphArgs {
-    /// The Dockerfile (`-` reads standard input)
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        default_value = "Dockerfile"
-    )]
-    pub file: String,
+    #[command(flatten)]
+    pub dockerfile: DockerfileArg,
     /// The stage to build (default: the last one)
     #[arg(long)]
     pub target: Option<String>,
@@ -54,7 +49,7 @@ pub fn run(args: &GraphArgs) -> Result<(), Failure> {
         [one] => opts.target_platform = one.clone(),
         _ => return Err(UsageError("hoist graph takes one --platform".into()).into()),
     }
-    let (source, parsed) = dockerfile::load(&args.file)?;
+    let (source, parsed) = args.dockerfile.load()?;
     let graph = convert::convert(&parsed, &source.text, &opts, &NoResolver)
         .map_err(|d| source.failure(d))?;
     let mut text = match args.format {

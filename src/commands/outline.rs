@@ -5,7 +5,8 @@
 use clap::{Args, ValueEnum};
 use hoist_frontend::convert::{self, ConvertOptions, Outline, TargetInfo};
 
-use super::{dockerfile, parse_build_args, print_stdout};
+use super::dockerfile::DockerfileArg;
+use super::{parse_build_args, print_stdout};
 use crate::failure::Failure;
 use crate::render::table::table;
 
@@ -21,14 +22,8 @@ pub enum ListFormat {
 /// Arguments of `hoist targets`.
 #[derive(Debug, Args)]
 pub struct TargetsArgs {
-    /// The Dockerfile (`-` reads standard input)
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        default_value = "Dockerfile"
-    )]
-    pub file: String,
+    #[command(flatten)]
+    pub dockerfile: DockerfileArg,
     /// Output format
     #[arg(long, value_enum, default_value_t = ListFormat::Text)]
     pub format: ListFormat,
@@ -37,14 +32,8 @@ pub struct TargetsArgs {
 /// Arguments of `hoist outline`.
 #[derive(Debug, Args)]
 pub struct OutlineArgs {
-    /// The Dockerfile (`-` reads standard input)
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        default_value = "Dockerfile"
-    )]
-    pub file: String,
+    #[command(flatten)]
+    pub dockerfile: DockerfileArg,
     /// The stage to outline (default: the last one)
     #[arg(long)]
     pub target: Option<String>,
@@ -57,7 +46,7 @@ pub struct OutlineArgs {
 }
 
 pub fn run_targets(args: &TargetsArgs) -> Result<(), Failure> {
-    let (source, parsed) = dockerfile::load(&args.file)?;
+    let (source, parsed) = args.dockerfile.load()?;
     let targets = convert::targets(&parsed, &source.text).map_err(|d| source.failure(d))?;
     let text = match args.format {
         ListFormat::Text => targets_text(&targets),
@@ -73,7 +62,7 @@ pub fn run_outline(args: &OutlineArgs) -> Result<(), Failure> {
         build_args: parse_build_args(&args.build_args, &env)?,
         ..ConvertOptions::default()
     };
-    let (source, parsed) = dockerfile::load(&args.file)?;
+    let (source, parsed) = args.dockerfile.load()?;
     let outline = convert::outline(&parsed, &source.text, &opts).map_err(|d| source.failure(d))?;
     let text = match args.format {
         ListFormat::Text => outline_text(&outline),

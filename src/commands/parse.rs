@@ -3,20 +3,15 @@
 
 use clap::{Args, ValueEnum};
 
-use super::{dockerfile, print_stdout};
+use super::dockerfile::DockerfileArg;
+use super::print_stdout;
 use crate::failure::Failure;
 
 /// Arguments of `hoist parse`.
 #[derive(Debug, Args)]
 pub struct ParseArgs {
-    /// The Dockerfile (`-` reads standard input)
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "FILE",
-        default_value = "Dockerfile"
-    )]
-    pub file: String,
+    #[command(flatten)]
+    pub dockerfile: DockerfileArg,
     /// Output format
     #[arg(long, value_enum, default_value_t = ParseFormat::Dump)]
     pub format: ParseFormat,
@@ -32,7 +27,7 @@ pub enum ParseFormat {
 }
 
 pub fn run(args: &ParseArgs) -> Result<(), Failure> {
-    let (_, parsed) = dockerfile::load(&args.file)?;
+    let (_, parsed) = args.dockerfile.load()?;
     let mut text = match args.format {
         ParseFormat::Dump => parsed.dump(),
         ParseFormat::Json => {
