@@ -1,53 +1,72 @@
 #!/usr/bin/env bash
-# One benchmark action, as run by hyperfine:  step.sh ACTION WORKLOAD [PHASE]
-#   reset   remove the workload's hoist data root (cold) and its outputs        (prepare)
-#   mutate  change one file of the workload's context                           (prepare)
-#   clean   remove the phase's output (type=local dir, scratch registry data)   (prepare)
-#           (all three end with `sync`, so that no run pays for the previous one's writeback)
-#   verify  check that the phase's output exists (W5 probe: hoist may exit 0 and write nothing)
-#   build   the timed action: hoist build of the workload, with the output PHASE asks for
-#           (W5: tar, local, oci, docker, push; otherwise none). hoist's output is appended to
-#           $STATE/logs/WORKLOAD.log; if $RSS_FILE is set, /usr/bin/time appends hoist's
-#           peak RSS ("rss_kb N", the largest of hoist and its children) to it.
+# One benchmark action of one builder:  step.sh BUILDER ACTION WORKLOAD [PHASE]
+#   BUILDER       hoist | buildkit | buildah (lib/builders/BUILDER.sh)
+#   available     exit 0 if the builder can run here, else print why
+#   version       the builder's version line
+#   unsupported   print why and exit 0 if the builder cannot do PHASE (else exit 1)
+#   reset         cold: drop the builder's caches, the workload's outputs          (prepare)
+#   mutate        change one file of the workload's context                         (prepare)
+#   clean         remove the phase's output; empty the scratch registry for push and
+#                 cache-to; empty the second cache for cache-from                  (prepare)
+#                 (reset, mutate and clean end with `sync`: no run pays for the previous one's writeback)
+#   build         the timed action. With $TIMES_FILE set, appends its wall time in seconds (bash's
+#                 EPOCHREALTIME around the builder's commands, no wrapper start-up); with $RSS_FILE,
+#                 appends "rss_kb N" for every measured process (/usr/bin/time: the largest of it and
+#                 its children) and "daemon_kb N" (the daemon's VmHWM, reset before the action).
+#                 The builder's output goes to $STATE/logs/WORKLOAD.BUILDER.log.
+#   verify        check that the phase's output exists (a builder may exit 0 and write nothing)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-action=$1 wl=$2 phase=${3:-}
+builder=$1 action=$2 wl=$3 phase=${4:-}
 cwl=$(context_of "$wl")
-ctx=$STATE/ctx/$cwl root=$STATE/root/$cwl out=$STATE/out
-logf=$STATE/logs/$wl.log
+ctx=$STATE/ctx/$cwl out=$STATE/out
+logf=$STATE/logs/$wl.$builder.log
 mkdir -p "$out" "$STATE/logs"
+[[ -f $BENCH_DIR/lib/builders/$builder.sh ]] || die "unknown builder: $builder"
+source "$BENCH_DIR/lib/builders/$builder.sh"
+
+m() { # measured command: its peak RSS goes to $RSS_FILE
+  if [[ -n ${RSS_FILE:-} ]]; then /usr/bin/time -f "rss_kb %M" -a -o "$RSS_FILE" "$@"; else "$@"; fi
+}
+wipe_registry() { rm -rf "$STATE/push-registry/docker"; }
 
 case $action in
-  reset) rm -rf "$root" "$out/$wl".* && sync ;;
+  available) b_available ;;
+  version) b_version ;;
+  unsupported) b_unsupported "$phase" ;;
+  reset) b_reset >>"$logf" 2>&1 && rm -rf "$out/$wl".* && sync ;;
   mutate) "$BENCH_DIR/workloads/$cwl/gen.sh" --mutate "$ctx" && sync ;;
   clean)
-    rm -rf "$out/$wl.$phase"
-    [[ $phase != push ]] || rm -rf "$STATE/push-registry/docker"
+    rm -rf "$out/$wl.$builder.$phase"
+    case $phase in
+      push) wipe_registry ;;
+      cache-to) wipe_registry && b_reset >>"$logf" 2>&1 ;;
+      cache-from) b_reset_b >>"$logf" 2>&1 ;;
+    esac
     sync
     ;;
   verify)
     case $phase in
       push) curl -fsS -o /dev/null -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json' \
-        "http://$PUSH_REGISTRY/v2/bench/$wl/manifests/hoist" 2>/dev/null ||
-        die "hoist exited 0 but $PUSH_REGISTRY/bench/$wl:hoist is not in the registry: --push did nothing" ;;
-      *) [[ -e $out/$wl.$phase ]] || die "hoist exited 0 but wrote no $phase output at $out/$wl.$phase" ;;
+        "http://$PUSH_REGISTRY/v2/bench/$wl/manifests/$builder" 2>/dev/null ||
+        die "$builder exited 0 but $PUSH_REGISTRY/bench/$wl:$builder is not in the registry" ;;
+      tar | local | oci | oci-zstd | docker) [[ -e $out/$wl.$builder.$phase ]] || die "$builder exited 0 but wrote no $phase output at $out/$wl.$builder.$phase" ;;
     esac
     ;;
   build)
-    outargs=()
-    case $phase in
-      tar | oci | docker) outargs=(-o "type=$phase,dest=$out/$wl.$phase") ;;
-      local) outargs=(-o "type=local,dest=$out/$wl.$phase") ;;
-      push) outargs=(-t "$PUSH_REGISTRY/bench/$wl:hoist" --push --insecure-registry "$PUSH_REGISTRY") ;;
-    esac
-    timer=()
-    [[ -z ${RSS_FILE:-} ]] || timer=(/usr/bin/time -f "rss_kb %M" -a -o "$RSS_FILE")
-    echo "=== $(date -u +%T) $wl ${phase:-build}" >>"$logf"
-    if ! "${timer[@]}" "$HOIST" build --root "$root" --progress plain \
-      --build-context "busybox=oci-layout://$BASE_LAYOUT:latest" "${outargs[@]}" "$ctx" >>"$logf" 2>&1; then
-      tail -n 20 "$logf" >&2
-      die "hoist build $wl ${phase:-} failed (full log: $logf)"
+    for p in $B_DAEMON_PIDS; do echo 5 >"/proc/$p/clear_refs" 2>/dev/null || true; done # reset the peak-RSS mark
+    echo "=== $(date -u +%T) $builder $wl ${phase:-build}" >>"$logf"
+    start=$EPOCHREALTIME
+    if ! b_build >>"$logf" 2>&1; then
+      tail -n 15 "$logf" >&2
+      die "$builder $wl ${phase:-build} failed (full log: $logf)"
     fi
+    end=$EPOCHREALTIME
+    [[ -z ${TIMES_FILE:-} ]] || awk -v a="$start" -v b="$end" 'BEGIN{printf "%.4f\n", b - a}' >>"$TIMES_FILE"
+    if [[ -n ${RSS_FILE:-} ]]; then
+      for p in $B_DAEMON_PIDS; do awk '/^VmHWM/{print "daemon_kb", $2}' "/proc/$p/status"; done >>"$RSS_FILE"
+    fi
+    if declare -F b_after >/dev/null; then b_after >>"$logf" 2>&1 || true; fi
     ;;
   *) die "unknown action: $action" ;;
 esac
