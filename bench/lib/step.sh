@@ -14,6 +14,7 @@
 #                 appends "rss_kb N" for every measured process (/usr/bin/time: the largest of it and
 #                 its children) and "daemon_kb N" (the daemon's VmHWM, reset before the action).
 #                 The builder's output goes to $STATE/logs/WORKLOAD.BUILDER.log.
+#   finish        end of the run: unmount what the builder left mounted
 #   verify        check that the phase's output exists (a builder may exit 0 and write nothing)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -34,6 +35,7 @@ case $action in
   available) b_available ;;
   version) b_version ;;
   unsupported) b_unsupported "$phase" ;;
+  finish) if declare -F b_finish >/dev/null; then b_finish; fi ;;
   reset) b_reset >>"$logf" 2>&1 && rm -rf "$out/$wl".* && sync ;;
   mutate) "$BENCH_DIR/workloads/$cwl/gen.sh" --mutate "$ctx" && sync ;;
   clean)

@@ -36,3 +36,10 @@ b_build() {
     *) bud_ -t "$img" ;;
   esac
 }
+# End of a run: no container, no mount of the private store outlives it (containers/storage keeps
+# image layers and its own overlay dir mounted otherwise).
+b_finish() {
+  buildah_ rm --all >/dev/null 2>&1 || true
+  buildah_ umount --all >/dev/null 2>&1 || true
+  grep -o " $BUILDAH_DIR/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+}
