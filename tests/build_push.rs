@@ -31,6 +31,21 @@ fn push_phases(o: &build_support::Outcome) -> Vec<String> {
         .collect()
 }
 
+/// `(item, bytes)` of the finished byte transfers of `task`.
+fn finished_transfers(o: &build_support::Outcome, task: &str) -> Vec<(String, u64)> {
+    o.events
+        .iter()
+        .filter(|e| e["event"] == "transfer" && e["task"] == task)
+        .filter(|e| e["total"].as_u64().is_some() && e["current"] == e["total"])
+        .map(|e| {
+            (
+                e["item"].as_str().unwrap_or("").to_string(),
+                e["current"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn build_push_is_read_back_by_skopeo_and_pulled_again_by_hoist() {
     let registry = Registry::start();
@@ -45,6 +60,9 @@ fn build_push_is_read_back_by_skopeo_and_pulled_again_by_hoist() {
     let phases = push_phases(&first);
     assert_eq!(phases.len(), 1, "{phases:?}");
     assert!(!phases[0].contains("(0 blobs uploaded"), "{phases:?}");
+    // Every blob sent shows as a finished byte transfer of the push.
+    let pushed = finished_transfers(&first, &format!("pushing {name}"));
+    assert!(pushed.len() >= 2, "config and layer: {pushed:?}");
     let digest = skopeo_digest(&name);
     assert!(digest.starts_with("sha256:"));
 
@@ -57,11 +75,19 @@ fn build_push_is_read_back_by_skopeo_and_pulled_again_by_hoist() {
         .ok();
     let phases = push_phases(&second);
     assert!(phases[0].contains("(0 blobs uploaded"), "{phases:?}");
+    let pushed = finished_transfers(&second, &format!("pushing {name}"));
+    assert!(pushed.is_empty(), "no blob bytes sent again: {pushed:?}");
     assert_eq!(skopeo_digest(&name), digest, "same inputs, same image");
 
     // Pulled again, by hoist, on a fresh data root.
     let child = Project::new(&format!("FROM {name}\nRUN cat /pushed.txt > /seen.txt\n"));
-    child.build().ok();
+    let pulled = child.build().ok();
+    let blobs = finished_transfers(&pulled, &format!("pulling {name}"));
+    assert!(
+        blobs.len() >= 2,
+        "pulled blobs are shown: {:?}",
+        pulled.events
+    );
     assert_eq!(child.read_out("seen.txt"), "pushed\n");
 }
 

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use hoist_snapshotter::content::{ContentError, ContentStore};
 use hoist_snapshotter::digest::{Digest, Digester};
-use hoist_snapshotter::layer::compress::{Encoding, LayerWriteError, write_layer};
+use hoist_snapshotter::layer::compress::{Encoding, LayerWriteError, write_layer_observed};
 use hoist_snapshotter::layer::compression::{Compression as Codec, open_layer};
 use hoist_snapshotter::layer::diff::{DiffOptions, DiffSource};
 use serde::{Deserialize, Serialize};
@@ -119,7 +119,12 @@ pub fn layer_blob(
         if layer.blob.is_none() && unchanged {
             return Ok(None);
         }
-        let written = write_layer(
+        let observe = |bytes| {
+            if let Some(f) = src.observe {
+                f(&layer.id, bytes);
+            }
+        };
+        let written = write_layer_observed(
             &DiffSource::OverlayUpper(dir),
             &DiffOptions {
                 source_date_epoch: opts.source_date_epoch,
@@ -127,6 +132,7 @@ pub fn layer_blob(
             },
             encoding,
             src.content,
+            &observe,
         )
         .map_err(|source| LayerBlobError::Write {
             id: layer.id.clone(),

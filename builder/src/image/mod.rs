@@ -113,13 +113,30 @@ pub enum ImageBuildError {
     },
 }
 
+/// Told a layer's id and the uncompressed bytes written so far.
+pub type LayerObserver<'a> = dyn Fn(&Digest, u64) + Sync + 'a;
+
 /// Where layers come from and go to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct LayerSources<'a> {
     pub content: &'a ContentStore,
     pub snapshots: &'a SnapshotStore,
     /// Directory of the memo records of compressed layers (`ROOT/cache/layers`).
     pub records: &'a Path,
+    /// Told, while a layer is written, its id and the uncompressed bytes
+    /// written so far (for progress display).
+    pub observe: Option<&'a LayerObserver<'a>>,
+}
+
+impl std::fmt::Debug for LayerSources<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LayerSources")
+            .field("content", &self.content)
+            .field("snapshots", &self.snapshots)
+            .field("records", &self.records)
+            .field("observe", &self.observe.is_some())
+            .finish()
+    }
 }
 
 /// Assembles the image of `layers` (bottom first) with `config` (the target

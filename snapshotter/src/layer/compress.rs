@@ -124,6 +124,18 @@ pub fn write_layer(
     encoding: Encoding,
     store: &ContentStore,
 ) -> Result<LayerBlob, LayerWriteError> {
+    write_layer_observed(source, opts, encoding, store, &|_| {})
+}
+
+/// [`write_layer`], calling `tar_bytes` with the number of uncompressed tar
+/// bytes compressed so far, after each chunk (for progress display).
+pub fn write_layer_observed(
+    source: &DiffSource,
+    opts: &DiffOptions,
+    encoding: Encoding,
+    store: &ContentStore,
+    tar_bytes: &dyn Fn(u64),
+) -> Result<LayerBlob, LayerWriteError> {
     let (tx, rx) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || {
@@ -141,6 +153,8 @@ pub fn write_layer(
                 rx,
                 cur: Vec::new(),
                 pos: 0,
+                received: 0,
+                observe: tar_bytes,
             },
             encoding,
             store,
@@ -166,7 +180,7 @@ pub fn write_layer(
 }
 
 fn compress_into_store(
-    mut reader: ChunkReader,
+    mut reader: ChunkReader<'_>,
     encoding: Encoding,
     store: &ContentStore,
 ) -> Result<crate::content::BlobWriter, LayerWriteError> {
@@ -230,17 +244,22 @@ impl Write for ChunkSender {
 }
 
 /// The consumer's end: reads the chunks back as a byte stream.
-struct ChunkReader {
+struct ChunkReader<'a> {
     rx: Receiver<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
+    /// Bytes received so far, reported to `observe` per chunk.
+    received: u64,
+    observe: &'a dyn Fn(u64),
 }
 
-impl Read for ChunkReader {
+impl Read for ChunkReader<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.cur.len() {
             match self.rx.recv() {
                 Ok(chunk) => {
+                    self.received += chunk.len() as u64;
+                    (self.observe)(self.received);
                     self.cur = chunk;
                     self.pos = 0;
                 }
