@@ -272,10 +272,12 @@ pub async fn build(
         let layers2 = layers.clone();
         let config = target.config.clone();
         let names = output_names(out, &req.tags).map_err(BuildError::setup)?;
-        let options = image_options(out, req);
         let out2 = out.clone();
         let names2 = names.clone();
         let push = out.push || (req.push && out.kind == OutputKind::Image);
+        let mut options = image_options(out, req);
+        // Only stored, not sent anywhere: new layers stay plain tars.
+        options.plain_new_layers = out.kind == OutputKind::Image && !push;
         let task = format!("exporting to {}", out.kind.name());
         let assembled =
             tokio::task::spawn_blocking(move || -> Result<Option<AssembledImage>, StepError> {
@@ -427,6 +429,7 @@ fn image_options(out: &OutputSpec, req: &BuildRequest) -> ImageOptions {
         oci_mediatypes: out.oci_mediatypes.unwrap_or(out.kind != OutputKind::Docker),
         annotations,
         source_date_epoch: req.source_date_epoch,
+        plain_new_layers: false,
     }
 }
 

@@ -148,17 +148,17 @@ pub fn write_layer_observed(
             sink.send_buf().map_err(DiffError::Write)?;
             Ok::<_, DiffError>(sink.digester.finish())
         });
-        let consumed = compress_into_store(
-            ChunkReader {
-                rx,
-                cur: Vec::new(),
-                pos: 0,
-                received: 0,
-                observe: tar_bytes,
-            },
-            encoding,
-            store,
-        );
+        let mut chunks = ChunkReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            received: 0,
+            observe: tar_bytes,
+        };
+        let consumed = compress_into_store(&mut chunks, encoding, store, "layer diff");
+        // Closes the channel: a producer still sending (the consumer failed)
+        // stops instead of waiting forever.
+        drop(chunks);
         // A producer error means the stream is incomplete: never commit.
         // When the consumer failed, its error is the one to report: the
         // producer then only saw its channel close.
@@ -179,12 +179,18 @@ pub fn write_layer_observed(
     })
 }
 
-fn compress_into_store(
-    mut reader: ChunkReader<'_>,
+/// Compresses everything `reader` yields with `encoding` (gzip on all
+/// cores, zstd with two workers) into a new blob of `store`, returned
+/// uncommitted so the caller can check its other stage first. `source`
+/// names the blob in errors.
+pub fn compress_into_store(
+    reader: &mut dyn Read,
     encoding: Encoding,
     store: &ContentStore,
+    source: &str,
 ) -> Result<crate::content::BlobWriter, LayerWriteError> {
-    let blob = store.writer(None, None, "layer diff")?;
+    let mut reader = reader;
+    let blob = store.writer(None, None, source)?;
     let out = BufWriter::with_capacity(CHUNK, blob);
     let codec = encoding.codec;
     let err = |source| LayerWriteError::Compress { codec, source };
