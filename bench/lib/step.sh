@@ -26,8 +26,17 @@ mkdir -p "$out" "$STATE/logs"
 [[ -f $BENCH_DIR/lib/builders/$builder.sh ]] || die "unknown builder: $builder"
 source "$BENCH_DIR/lib/builders/$builder.sh"
 
-m() { # measured command: its peak RSS goes to $RSS_FILE
-  if [[ -n ${RSS_FILE:-} ]]; then /usr/bin/time -f "rss_kb %M" -a -o "$RSS_FILE" "$@"; else "$@"; fi
+# A measured command: its peak RSS goes to $RSS_FILE; it is killed after $STEP_TIMEOUT seconds
+# (default 300: dockerd 20.10's `docker build -o type=local` of W3 was seen to hang at the end).
+m() {
+  local rc=0 t=${STEP_TIMEOUT:-300}
+  if [[ -n ${RSS_FILE:-} ]]; then
+    /usr/bin/time -f "rss_kb %M" -a -o "$RSS_FILE" timeout -k 10 "$t" "$@" || rc=$?
+  else
+    timeout -k 10 "$t" "$@" || rc=$?
+  fi
+  ((rc != 124)) || echo "error: timed out after $t s: $1 ${2:-}"
+  return "$rc"
 }
 wipe_registry() { rm -rf "$STATE/push-registry/docker"; }
 

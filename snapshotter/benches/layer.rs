@@ -52,7 +52,7 @@ fn mixed_bytes(rng: &mut Rng, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 16);
     while out.len() < len {
         let run_end = (out.len() + 4096).min(len);
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             while out.len() < run_end {
                 out.extend_from_slice(&rng.next().to_le_bytes());
             }
