@@ -85,7 +85,10 @@ fn dockerignore_matching(c: &mut Criterion) {
     let paths = context_paths();
     let patterns = Patterns::parse(DOCKERIGNORE).unwrap();
     let excluded = paths.iter().filter(|p| patterns.is_excluded(p)).count();
-    assert!(excluded > FILES / 2 && excluded < FILES, "{excluded} excluded");
+    assert!(
+        excluded > FILES / 2 && excluded < FILES,
+        "{excluded} excluded"
+    );
     let mut group = c.benchmark_group("dockerignore");
     group.throughput(Throughput::Elements(FILES as u64));
     group.bench_function("parse_rules", |b| {
@@ -117,7 +120,9 @@ fn context_checksum(c: &mut Criterion) {
     let checksum = |cache: Option<&Path>| {
         let ctx = Context::open(&root, none(), cache).unwrap();
         let selection = ctx.select(".", &SelectOptions::default()).unwrap();
-        let digest = ctx.checksum(&selection, &ChecksumOptions::default()).unwrap();
+        let digest = ctx
+            .checksum(&selection, &ChecksumOptions::default())
+            .unwrap();
         (ctx, digest)
     };
     // Fill the stat cache once; later opens with it must hash nothing.

@@ -46,8 +46,8 @@ fn total_bytes() -> usize {
 /// `len` bytes: 3/4 word-like text, 1/4 random, in 4 KiB runs.
 fn mixed_bytes(rng: &mut Rng, len: usize) -> Vec<u8> {
     const WORDS: [&[u8]; 12] = [
-        b"layer ", b"image ", b"build ", b"the ", b"of ", b"cache ", b"digest ", b"sha256:",
-        b"\n", b"RUN ", b"COPY ", b"0123 ",
+        b"layer ", b"image ", b"build ", b"the ", b"of ", b"cache ", b"digest ", b"sha256:", b"\n",
+        b"RUN ", b"COPY ", b"0123 ",
     ];
     let mut out = Vec::with_capacity(len + 16);
     while out.len() < len {
@@ -73,7 +73,11 @@ fn write_tree(root: &Path) -> u64 {
     for i in 0..files {
         let dir = root.join(format!("d{:02}", i % 24));
         fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join(format!("f{i:05}.dat")), mixed_bytes(&mut rng, FILE_BYTES)).unwrap();
+        fs::write(
+            dir.join(format!("f{i:05}.dat")),
+            mixed_bytes(&mut rng, FILE_BYTES),
+        )
+        .unwrap();
     }
     (files * FILE_BYTES) as u64
 }
