@@ -31,6 +31,12 @@ b_unsupported() {
       [[ $1 == oci ]] && return 1
       echo "compression=zstd needs BuildKit's image/oci exporter options, which dockerd 20.10's docker build does not take"
       ;;
+    local) # W5 (the W3 image): `docker build -o type=local` stopped after 37 MB / 227 MB of the 308 MB
+      # ("exporting to client ... copying files 23B", no progress for minutes) in both runs of
+      # 2026-11-24; skipped so that a full run stays within its time. BUILDKIT_LOCAL=1 tries it.
+      [[ $cwl == w3-big-context && -z ${BUILDKIT_LOCAL:-} ]] || return 1
+      echo "docker build -o type=local of the 308 MB image hangs in dockerd 20.10 (twice, at 37 and 227 MB); BUILDKIT_LOCAL=1 tries it"
+      ;;
     cache-to | cache-from) echo "dockerd 20.10's docker build has only inline cache (mode=min); type=registry cache needs buildx" ;;
     *) return 1 ;;
   esac
