@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod build_run;
+pub mod cache_flags;
 pub mod dockerfile;
 pub mod graph;
 pub mod image_io;

@@ -211,18 +211,29 @@ pub async fn build(
         local_dirs,
         dockerfile: req.dockerfile.clone(),
     };
-    let state = Arc::new(BuildState::new(
-        graph.clone(),
-        root,
-        content,
-        snapshots,
-        records,
-        images,
-        registry,
-        resolved,
-        progress.clone(),
-        solve_opts,
-    ));
+    let remote_cache = crate::remote_cache::RemoteCache::open(
+        &req.cache_from,
+        req.cache_to.clone(),
+        registry.clone(),
+        &content,
+        progress.as_ref(),
+    )
+    .await;
+    let state = Arc::new(
+        BuildState::new(
+            graph.clone(),
+            root,
+            content,
+            snapshots,
+            records,
+            images,
+            registry,
+            resolved,
+            progress.clone(),
+            solve_opts,
+        )
+        .with_remote_cache(remote_cache),
+    );
     let target = graph.target_stage().clone();
     let runner = Arc::new(StepRunner {
         state: state.clone(),
@@ -283,6 +294,10 @@ pub async fn build(
                         // Base layers are rewritten from their unpacked form.
                         materialize(&st, &layers2)?;
                     }
+                    let mut options = options.clone();
+                    st.remote_cache
+                        .prepare_image(&st, &layers2, &mut options)
+                        .map_err(StepError::msg)?;
                     assemble(src, &layers2, &config, &options).map_err(StepError::other)
                 };
                 match (out2.kind, out2.dest) {
@@ -357,6 +372,13 @@ pub async fn build(
             name: format!("exporting to {}", out.kind.name()),
             duration: started.elapsed(),
         });
+    }
+    if !req.cache_to.is_empty() {
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || st.remote_cache.export(&st))
+            .await
+            .map_err(BuildError::setup)?
+            .map_err(BuildError::Setup)?;
     }
     Ok(BuildOutcome {
         graph: graph.clone(),
