@@ -93,7 +93,10 @@ fn round_trip(cache_to: &str, cache_from: &str) {
     let first = image_build(&a, None).args(["--cache-to", cache_to]).ok();
     assert_eq!(runs(&first).len(), 7, "root A builds every step");
     let cache_warnings = |o: &Outcome| -> Vec<String> {
-        o.warnings().into_iter().filter(|w| w.contains("cache")).collect()
+        o.warnings()
+            .into_iter()
+            .filter(|w| w.contains("cache"))
+            .collect()
     };
     assert_eq!(cache_warnings(&first), Vec::<String>::new());
 
@@ -273,8 +276,8 @@ fn unreadable_cache_sources_are_warnings_and_the_build_runs_normally() {
     assert_eq!(image_digest(&a), image_digest(&plain));
 }
 
-/// The step names of the records of the local cache at `dir`.
-fn record_names(dir: &Path) -> Vec<String> {
+/// The cache config of the local cache at `dir`.
+fn local_config(dir: &Path) -> Value {
     let blob = |digest: &str| {
         std::fs::read(
             dir.join("blobs/sha256")
@@ -290,8 +293,12 @@ fn record_names(dir: &Path) -> Vec<String> {
         manifest["config"]["mediaType"],
         "application/vnd.hoist.cache.config.v1+json"
     );
-    let config: Value =
-        serde_json::from_slice(&blob(manifest["config"]["digest"].as_str().unwrap())).unwrap();
+    serde_json::from_slice(&blob(manifest["config"]["digest"].as_str().unwrap())).unwrap()
+}
+
+/// The step names of the records of the local cache at `dir`.
+fn record_names(dir: &Path) -> Vec<String> {
+    let config = local_config(dir);
     let mut names: Vec<String> = config["records"]
         .as_object()
         .unwrap()
@@ -340,5 +347,73 @@ fn mode_min_exports_only_final_stage_records_and_mode_max_exports_intermediate_o
     let ran = runs(&o);
     assert_eq!(ran.len(), 3, "{ran:?}");
     assert!(ran.iter().all(|n| n.starts_with("[build ")), "{ran:?}");
+    assert_eq!(image_digest(&b), image_digest(&a));
+}
+
+/// Blob digests (hex) of the layers of the records whose name starts with
+/// `prefix` and of no other record.
+fn blobs_only_of(config: &Value, prefix: &str) -> Vec<String> {
+    let records = config["records"].as_object().unwrap();
+    let layers_of = |want: bool| -> std::collections::BTreeSet<String> {
+        records
+            .values()
+            .filter(|r| r["name"].as_str().unwrap().starts_with(prefix) == want)
+            .flat_map(|r| r["layers"].as_array().unwrap().iter())
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
+    };
+    let others = layers_of(false);
+    layers_of(true)
+        .difference(&others)
+        .filter_map(|id| config["layers"][id]["blob"]["digest"].as_str())
+        .map(|d| d.strip_prefix("sha256:").unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn imported_layers_are_downloaded_only_when_a_step_or_an_export_needs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let a = project(DOCKERFILE);
+    image_build(&a, None)
+        .args([
+            "--cache-to",
+            &format!("type=local,dest={},mode=max", cache.display()),
+        ])
+        .ok();
+    let config = local_config(&cache);
+    let build_only = blobs_only_of(&config, "[build ");
+    assert!(!build_only.is_empty());
+    let all: Vec<String> = config["layers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|l| l["blob"]["digest"].as_str())
+        .map(|d| d.strip_prefix("sha256:").unwrap().to_string())
+        .collect();
+
+    let b = project(DOCKERFILE);
+    let has = |hex: &str| b.root().join("content/blobs/sha256").join(hex).is_file();
+    let from = format!("type=local,src={}", cache.display());
+    // Only the cache is wanted: every step hits, no layer is copied.
+    let o = b
+        .build()
+        .arg(EPOCH)
+        .args(["--cache-from", &from])
+        .output("type=cacheonly")
+        .ok();
+    assert_eq!(runs(&o), Vec::<String>::new());
+    let built: Vec<&String> = all.iter().filter(|h| has(h)).collect();
+    let base = busybox_layout().join("blobs/sha256");
+    assert!(
+        built.iter().all(|h| base.join(h).is_file()),
+        "only base-image blobs may be present: {built:?}"
+    );
+    // The image needs its own layers, not the intermediate stage's.
+    image_build(&b, None).args(["--cache-from", &from]).ok();
+    assert!(
+        build_only.iter().all(|h| !has(h)),
+        "intermediate layers were downloaded"
+    );
     assert_eq!(image_digest(&b), image_digest(&a));
 }
