@@ -161,8 +161,15 @@ fn inline_cache_of_a_pushed_image_lets_an_empty_root_run_no_step() {
 
     let b = project(dockerfile);
     let layout = busybox_copy(b.dir.path());
-    let second = image_build(&b, Some(&layout))
-        .args(["--cache-from", &image, "--cache-to", "type=inline"])
+    // Pushed too: a pushed image's new layers are gzip, a stored one's plain.
+    let second = tagged_build(&b, Some(&layout), &format!("{}/app:b", registry.addr()))
+        .args([
+            "--cache-from",
+            &image,
+            "--cache-to",
+            "type=inline",
+            "--push",
+        ])
         .ok();
     assert_eq!(runs(&second), Vec::<String>::new(), "{}", second.stderr);
     assert_eq!(

@@ -154,6 +154,7 @@ fn describe(
         content: &state.content,
         snapshots: &state.snapshots,
         records: &records,
+        observe: None,
     };
     let below: Vec<_> = layers[..j]
         .iter()
