@@ -424,3 +424,24 @@ fn imported_layers_are_downloaded_only_when_a_step_or_an_export_needs_them() {
     );
     assert_eq!(image_digest(&b), image_digest(&a));
 }
+
+#[test]
+fn cache_export_failure_is_a_warning_unless_ignore_error_is_false() {
+    let a = project(DOCKERFILE);
+    let file = a.dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let dest = format!("type=local,dest={}", file.join("cache").display());
+    let o = image_build(&a, None).args(["--cache-to", &dest]).ok();
+    assert!(
+        o.warnings()
+            .iter()
+            .any(|w| w.contains("cache export failed")),
+        "{:?}",
+        o.warnings()
+    );
+    let o = image_build(&a, None)
+        .args(["--cache-to", &format!("{dest},ignore-error=false")])
+        .run();
+    assert!(!o.success());
+    assert!(o.stderr.contains("cache export failed"), "{}", o.stderr);
+}
