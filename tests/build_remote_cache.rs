@@ -445,3 +445,50 @@ fn cache_export_failure_is_a_warning_unless_ignore_error_is_false() {
     assert!(!o.success());
     assert!(o.stderr.contains("cache export failed"), "{}", o.stderr);
 }
+
+#[test]
+fn cache_mounts_travel_with_the_cache_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (with, without) = (dir.path().join("with"), dir.path().join("without"));
+    let a =
+        project("FROM busybox\nRUN --mount=type=cache,target=/cache echo from-a > /cache/stamp\n");
+    a.build()
+        .arg(EPOCH)
+        .args([
+            "--cache-to",
+            &format!(
+                "type=local,dest={},mode=max,cache-mounts=true",
+                with.display()
+            ),
+            "--cache-to",
+            &format!("type=local,dest={},mode=max", without.display()),
+        ])
+        .ok();
+    assert_eq!(
+        local_config(&with)["cache_mounts"]
+            .as_object()
+            .map(|m| m.len()),
+        Some(1)
+    );
+    assert!(local_config(&without).get("cache_mounts").is_none());
+
+    let reader = "FROM busybox\nRUN --mount=type=cache,target=/cache cat /cache/stamp > /seen || echo none > /seen\n";
+    let b = project(reader);
+    b.build()
+        .arg(EPOCH)
+        .args([
+            "--cache-from",
+            &format!("type=local,src={}", with.display()),
+        ])
+        .ok();
+    assert_eq!(b.read_out("seen"), "from-a\n");
+    let c = project(reader);
+    c.build()
+        .arg(EPOCH)
+        .args([
+            "--cache-from",
+            &format!("type=local,src={}", without.display()),
+        ])
+        .ok();
+    assert_eq!(c.read_out("seen"), "none\n");
+}

@@ -237,7 +237,8 @@ fn resolve_mounts(
                             .map_err(StepError::other)?;
                         Some(dir.join(rel))
                     }
-                    None => None,
+                    // A new cache may start from an imported one (--cache-from).
+                    None => state.remote_cache.cache_mount_seed(state, id),
                 };
                 let cache = cache_mounts::acquire(
                     &state.root.cache_mounts(),

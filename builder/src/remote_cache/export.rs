@@ -201,7 +201,10 @@ pub(super) fn export(
         oci_mediatypes: true,
         ..ImageOptions::default()
     };
-    let config = build_config(cache, state, spec.mode, &opts);
+    let mut config = build_config(cache, state, spec.mode, &opts);
+    if spec.cache_mounts {
+        super::mounts::export_mounts(cache, state, &mut config, &opts)?;
+    }
     let config_bytes = config.to_json();
     let config_digest = state
         .content

@@ -36,6 +36,10 @@ pub struct CacheConfig {
     pub layers: BTreeMap<Digest, CacheLayer>,
     /// Step results by cache key.
     pub records: BTreeMap<CacheKey, CacheRecord>,
+    /// `RUN --mount=type=cache` contents by cache id, as tar blobs
+    /// (`--cache-to ...,cache-mounts=true`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cache_mounts: BTreeMap<String, CacheBlob>,
 }
 
 /// One layer of the cache. A layer without a blob changes nothing (a step
@@ -149,6 +153,7 @@ impl CacheConfig {
         self.layers
             .values()
             .filter_map(|l| l.blob.as_ref())
+            .chain(self.cache_mounts.values())
             .filter(|b| seen.insert(b.digest.clone()))
             .collect()
     }

@@ -9,6 +9,7 @@
 //! - [`import`]: reading sources; blobs are fetched lazily.
 //! - [`export`]: writing records after the solve (`mode=min|max`), and the
 //!   inline annotation of an image.
+//! - `mounts`: `RUN --mount=type=cache` contents (`cache-mounts=true`).
 //!
 //! The seam with the rest of the builder is [`RemoteCache`], held by the
 //! build state: the runner asks [`RemoteCache::lookup`] when its own record
@@ -24,6 +25,7 @@
 pub mod export;
 pub mod format;
 pub mod import;
+mod mounts;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -52,6 +54,10 @@ pub struct RemoteCache {
     existence: ExistenceMemo,
     /// Vertex index → its result, when an export was asked for.
     noted: Mutex<BTreeMap<usize, Arc<VertexResult>>>,
+    /// Imported cache mount contents unpacked this build, by cache id.
+    seeds: Mutex<std::collections::HashMap<String, std::path::PathBuf>>,
+    /// Where they are unpacked (removed when the build ends).
+    seed_root: Mutex<Option<tempfile::TempDir>>,
 }
 
 impl std::fmt::Debug for RemoteCache {
@@ -86,13 +92,6 @@ impl RemoteCache {
                 }),
             }
         }
-        for e in &exports {
-            if e.cache_mounts {
-                progress.emit(Event::Warning {
-                    message: "--cache-to cache-mounts=true is not supported yet; cache mounts are not exported".into(),
-                });
-            }
-        }
         RemoteCache {
             sources,
             exports,
@@ -100,6 +99,8 @@ impl RemoteCache {
             handle: tokio::runtime::Handle::try_current().ok(),
             existence: ExistenceMemo::default(),
             noted: Mutex::new(BTreeMap::new()),
+            seeds: Mutex::default(),
+            seed_root: Mutex::default(),
         }
     }
 
@@ -215,13 +216,7 @@ impl RemoteCache {
         };
         let mut last_error = None;
         for src in &self.sources {
-            let Some(blob) = src
-                .config
-                .layers
-                .values()
-                .filter_map(|l| l.blob.as_ref())
-                .find(|b| &b.digest == digest)
-            else {
+            let Some(blob) = src.config.blobs().into_iter().find(|b| &b.digest == digest) else {
                 continue;
             };
             match handle.block_on(import::fetch(&src.location, blob, registry, content)) {

@@ -45,8 +45,7 @@ pub struct CacheExportSpec {
     pub compression: Option<Compression>,
     /// `ignore-error=` (default true): an export failure is only a warning.
     pub ignore_error: bool,
-    /// `cache-mounts=true`: also export `RUN --mount=type=cache` contents
-    /// (not supported yet; accepted and reported as a warning).
+    /// `cache-mounts=true`: also export `RUN --mount=type=cache` contents.
     pub cache_mounts: bool,
 }
 
