@@ -162,13 +162,8 @@ impl ExistenceMemo {
         registry: &RegistryClient,
     ) -> bool {
         let key = (index, blob.digest.clone());
-        if let Some(&known) = self
-            .known
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&key).copied())
-            .as_ref()
-        {
+        let known = self.known.lock().ok().and_then(|m| m.get(&key).copied());
+        if let Some(known) = known {
             return known;
         }
         let found = match location {
