@@ -492,3 +492,44 @@ fn cache_mounts_travel_with_the_cache_only_when_asked() {
         .ok();
     assert_eq!(c.read_out("seen"), "none\n");
 }
+
+#[test]
+fn local_cache_with_corrupted_blobs_warns_and_builds_like_without_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let a = project(DOCKERFILE);
+    image_build(&a, None)
+        .args([
+            "--cache-to",
+            &format!("type=local,dest={},mode=max", cache.display()),
+        ])
+        .ok();
+    let config = local_config(&cache);
+    for layer in config["layers"].as_object().unwrap().values() {
+        let Some(d) = layer["blob"]["digest"].as_str() else {
+            continue;
+        };
+        let path = cache
+            .join("blobs/sha256")
+            .join(d.strip_prefix("sha256:").unwrap());
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let b = project(DOCKERFILE);
+    let o = image_build(&b, None)
+        .args([
+            "--cache-from",
+            &format!("type=local,src={}", cache.display()),
+        ])
+        .ok();
+    assert!(
+        o.warnings().iter().any(|w| w.contains("missing blobs")),
+        "{:?}",
+        o.warnings()
+    );
+    assert_eq!(runs(&o).len(), 7);
+    assert_eq!(image_digest(&b), image_digest(&a));
+}

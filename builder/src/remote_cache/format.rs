@@ -89,6 +89,8 @@ pub enum FormatError {
     Version(u32),
     #[error("record {key} names layer {layer}, which the cache does not describe")]
     UnknownLayer { key: CacheKey, layer: Digest },
+    #[error("blob {digest} has media type {media_type:?}, which is not a tar layer")]
+    MediaType { digest: Digest, media_type: String },
 }
 
 impl CacheConfig {
@@ -105,6 +107,16 @@ impl CacheConfig {
         let config: CacheConfig = serde_json::from_slice(bytes)?;
         if config.version != FORMAT_VERSION {
             return Err(FormatError::Version(config.version));
+        }
+        if let Some(b) = config
+            .blobs()
+            .into_iter()
+            .find(|b| Codec::from_media_type(&b.media_type).is_err())
+        {
+            return Err(FormatError::MediaType {
+                digest: b.digest.clone(),
+                media_type: b.media_type.clone(),
+            });
         }
         for (key, record) in &config.records {
             if let Some(layer) = record
@@ -260,6 +272,16 @@ mod tests {
             Err(FormatError::UnknownLayer { .. })
         ));
         assert!(CacheConfig::parse(b"{not json").is_err());
+        let mut c = sample();
+        for l in c.layers.values_mut() {
+            if let Some(b) = &mut l.blob {
+                b.media_type = "text/plain".into();
+            }
+        }
+        assert!(matches!(
+            CacheConfig::parse(&c.to_json()),
+            Err(FormatError::MediaType { .. })
+        ));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use hoist_snapshotter::content::ContentStore;
-use hoist_snapshotter::digest::Digest;
+use hoist_snapshotter::digest::{Digest, Digester};
 
 use super::format::{
     CACHE_CONFIG_MEDIA_TYPE, CacheBlob, CacheConfig, INLINE_ANNOTATION, descriptor,
@@ -167,8 +167,11 @@ impl ExistenceMemo {
             return known;
         }
         let found = match location {
-            Location::Local(dir) => fs::metadata(layout_blob(dir, &blob.digest))
-                .is_ok_and(|m| m.is_file() && m.len() == blob.size),
+            // Local blobs are verified in full (a local read is cheap next
+            // to unpacking), so a corrupted one is a miss, not a failure later.
+            Location::Local(dir) => fs::File::open(layout_blob(dir, &blob.digest))
+                .and_then(Digester::digest_reader)
+                .is_ok_and(|(d, n)| d == blob.digest && n == blob.size),
             Location::Registry(r) => registry.blob_exists(r, &blob.digest).await.unwrap_or(false),
         };
         if let Ok(mut m) = self.known.lock() {
