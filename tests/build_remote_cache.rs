@@ -533,3 +533,41 @@ fn local_cache_with_corrupted_blobs_warns_and_builds_like_without_cache() {
     assert_eq!(runs(&o).len(), 7);
     assert_eq!(image_digest(&b), image_digest(&a));
 }
+
+#[test]
+fn zstd_cache_blobs_import_into_the_same_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let a = project(DOCKERFILE);
+    image_build(&a, None)
+        .args([
+            "--cache-to",
+            &format!(
+                "type=local,dest={},mode=max,compression=zstd",
+                cache.display()
+            ),
+        ])
+        .ok();
+    let config = local_config(&cache);
+    let built: Vec<&Value> = config["layers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|l| l["blob"]["level"].is_number())
+        .collect();
+    assert!(!built.is_empty());
+    assert!(
+        built
+            .iter()
+            .all(|l| l["blob"]["media_type"] == "application/vnd.oci.image.layer.v1.tar+zstd")
+    );
+    let b = project(DOCKERFILE);
+    let o = image_build(&b, None)
+        .args([
+            "--cache-from",
+            &format!("type=local,src={}", cache.display()),
+        ])
+        .ok();
+    assert_eq!(runs(&o), Vec::<String>::new());
+    assert_eq!(image_digest(&b), image_digest(&a));
+}
