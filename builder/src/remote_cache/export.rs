@@ -23,8 +23,8 @@ use crate::build::state::BuildState;
 use crate::build::{LayerRef, VertexResult};
 use crate::image::layer_blob::layer_blob;
 use crate::image::{ImageOptions, LayerSources};
-use crate::progress::Event;
-use crate::registry::{PushOptions, Reference, push_image_with};
+use crate::progress::{Event, TaskMeters};
+use crate::registry::{PushEvent, PushOptions, Reference, push_image_with};
 use crate::source::image::manifest::{ANNOTATION_REF_NAME, OCI_INDEX};
 
 /// The step results an export of `mode` writes records for, by vertex.
@@ -228,17 +228,28 @@ pub(super) fn export(
             else {
                 return Err("no registry client".into());
             };
-            handle
-                .block_on(push_image_with(
-                    registry,
-                    &state.content,
-                    &manifest_digest,
-                    &target,
-                    &PushOptions::default(),
-                    &|_| {},
-                ))
-                .map_err(|e| e.to_string())?;
-            Ok(format!("exporting cache to {target} ({counts})"))
+            let task = format!("exporting cache to {target}");
+            let meters = TaskMeters::new(state.progress.clone(), task.clone());
+            let pushed = handle.block_on(push_image_with(
+                registry,
+                &state.content,
+                &manifest_digest,
+                &target,
+                &PushOptions::default(),
+                &|event| {
+                    if let PushEvent::Blob {
+                        digest,
+                        current,
+                        total,
+                    } = event
+                    {
+                        meters.set(&digest.to_string(), current, Some(total));
+                    }
+                },
+            ));
+            meters.finish_all();
+            pushed.map_err(|e| e.to_string())?;
+            Ok(format!("{task} ({counts})"))
         }
         CacheExportTarget::Local { dest } => {
             let mut blobs: Vec<(Digest, u64)> = manifest
