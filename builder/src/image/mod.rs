@@ -8,6 +8,7 @@
 //!
 //! - [`layer_blob`]: one layer's blob (reused, compressed from its directory
 //!   or recompressed from another blob), memoised per encoding.
+//! - [`index`]: the image index of a multi-platform build.
 //! - [`history`]: matching history entries to layers, timestamps.
 //!
 //! The image id is the config digest; the manifest digest is what BuildKit
@@ -15,6 +16,7 @@
 //! structs whose maps are `BTreeMap`, so equal inputs give equal digests.
 
 pub mod history;
+pub mod index;
 pub mod layer_blob;
 
 use std::collections::BTreeMap;
