@@ -310,3 +310,61 @@ fn run_in_an_arm64_image_runs_under_qemu_and_sees_aarch64() {
         o.started()
     );
 }
+
+#[test]
+fn multi_platform_image_in_the_store_is_listed_inspected_saved_and_survives_prune() {
+    let p = per_arch_project();
+    // No -o: the local store, under the -t name.
+    let build = p.build().args(["--platform", TWO, "-t", "multi:store"]);
+    let out = Command::new(hoist())
+        .args(&build.args)
+        .arg(p.context())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let root = p.root();
+    let hoist_cmd = |args: &[&str]| {
+        let out = Command::new(hoist())
+            .args(args)
+            .arg("--root")
+            .arg(&root)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "hoist {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let listed = hoist_cmd(&["images"]);
+    assert!(listed.contains("multi"), "{listed}");
+    let inspect = hoist_cmd(&["inspect", "multi:store"]);
+    assert!(
+        inspect.contains("amd64"),
+        "inspect shows the host's image: {inspect}"
+    );
+    hoist_cmd(&["prune", "--all"]);
+    let tar = p.dir.path().join("multi.tar");
+    hoist_cmd(&[
+        "save",
+        "--format",
+        "oci",
+        "-o",
+        tar.to_str().unwrap(),
+        "multi:store",
+    ]);
+    for arch in ["amd64", "arm64"] {
+        let json = sh(&format!(
+            "skopeo inspect --override-arch {arch} oci-archive:{}",
+            tar.display()
+        ));
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["Architecture"], arch, "{json}");
+    }
+}

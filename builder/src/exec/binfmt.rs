@@ -273,7 +273,7 @@ fn rules() -> Result<Vec<Rule>, BinfmtError> {
 
 /// `hoist binfmt --install`: mounts binfmt_misc if needed and registers
 /// every qemu rule with the `F` flag (an entry without it, or disabled, is
-/// replaced). Returns the names (re)registered.
+/// replaced; a usable one is kept). Returns the names (re)registered.
 pub fn install() -> Result<Vec<String>, BinfmtError> {
     let dir = Path::new(BINFMT_DIR);
     if !dir.join("register").exists() {
@@ -295,7 +295,8 @@ pub fn install() -> Result<Vec<String>, BinfmtError> {
     for rule in rules {
         let entry = dir.join(&rule.name);
         match Registration::read(dir, &rule.name) {
-            Some(r) if r.usable() && r.interpreter == rule.interpreter => continue,
+            // A usable entry (whoever registered it) is left alone.
+            Some(r) if r.usable() => continue,
             Some(_) => fs::write(&entry, "-1").map_err(io("unregister", entry.clone()))?,
             None => {}
         }
