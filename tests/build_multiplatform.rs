@@ -129,6 +129,23 @@ fn multi_platform_local_output_writes_one_directory_per_platform() {
     assert!(is_aarch64_elf(&p.out().join("linux_arm64/bin/busybox")));
     assert!(p.out_has("linux_arm64/note-arm64.txt"));
     assert!(!p.out_has("linux_arm64/note-amd64.txt"));
+
+    let tar = p.dir.path().join("fs.tar");
+    p.build()
+        .args(["--platform", TWO])
+        .output(format!("type=tar,dest={}", tar.display()))
+        .ok();
+    let listing = sh(&format!("tar -tf '{}'", tar.display()));
+    for entry in [
+        "linux_amd64/bin/busybox",
+        "linux_arm64/bin/busybox",
+        "linux_arm64/note-arm64.txt",
+    ] {
+        assert!(
+            listing.lines().any(|l| l == entry),
+            "{entry} in:\n{listing}"
+        );
+    }
 }
 
 #[test]
@@ -137,6 +154,7 @@ fn multi_platform_oci_output_is_a_layout_with_a_nested_index() {
     let dest = p.dir.path().join("layout");
     p.build()
         .args(["--platform", TWO, "-t", "multi:oci"])
+        .args(["--annotation", "index:org.opencontainers.image.title=multi"])
         .output(format!("type=oci,dest={},tar=false", dest.display()))
         .ok();
     let top: serde_json::Value =
@@ -145,6 +163,19 @@ fn multi_platform_oci_output_is_a_layout_with_a_nested_index() {
     assert_eq!(
         entry["mediaType"],
         "application/vnd.oci.image.index.v1+json"
+    );
+    let hex = entry["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let nested: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dest.join("blobs/sha256").join(hex)).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(nested["manifests"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        nested["annotations"]["org.opencontainers.image.title"], "multi",
+        "index: annotations go on the index"
     );
     // skopeo reads each platform out of the layout.
     for arch in ["amd64", "arm64"] {

@@ -99,6 +99,7 @@ pub async fn export_platforms(
         let push = out.push || (req.push && out.kind == OutputKind::Image);
         let (st, g, t, o) = (state.clone(), graph.clone(), targets.clone(), out.clone());
         let options = image_options(out, req);
+        let index_annotations = index_annotations(out, req);
         let index = tokio::task::spawn_blocking(move || -> Result<_, StepError> {
             let assemble_index_now = || -> Result<AssembledIndex, StepError> {
                 let records = st.root.layer_records();
@@ -117,8 +118,13 @@ pub async fn export_platforms(
                         assemble(src, layers, config, &options).map_err(StepError::other)?;
                     images.push((platform.clone(), image));
                 }
-                assemble_index(&st.content, images, options.oci_mediatypes, BTreeMap::new())
-                    .map_err(StepError::other)
+                assemble_index(
+                    &st.content,
+                    images,
+                    options.oci_mediatypes,
+                    index_annotations.clone(),
+                )
+                .map_err(StepError::other)
             };
             match (o.kind, o.dest) {
                 (OutputKind::Local, Some(OutputDest::Path(dir))) => {
@@ -207,6 +213,19 @@ pub async fn export_platforms(
         });
     }
     Ok(first)
+}
+
+/// The `index:KEY=VALUE` annotations of `--annotation` and the output's
+/// `annotation-index.KEY=VALUE`: the image index's own.
+fn index_annotations(out: &OutputSpec, req: &BuildRequest) -> BTreeMap<String, String> {
+    out.annotations
+        .iter()
+        .chain(&req.annotations)
+        .filter_map(|(key, value)| {
+            let (level, k) = key.split_once(':')?;
+            (level == "index").then(|| (k.to_string(), value.clone()))
+        })
+        .collect()
 }
 
 /// A tar of the directory `dir`'s contents (paths relative to it), with

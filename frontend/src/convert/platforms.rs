@@ -270,6 +270,39 @@ mod tests {
     }
 
     #[test]
+    fn each_platform_sees_its_own_target_args_and_the_same_build_args() {
+        let df = "FROM alpine\n\
+            ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT BUILDPLATFORM BUILDARCH\n\
+            RUN echo\n";
+        let g = build(df, &["linux/arm/v7", "linux/arm64"]);
+        let envs: Vec<Vec<String>> = g
+            .graph
+            .vertices
+            .iter()
+            .filter_map(|v| match &v.op {
+                Op::Exec(e) => Some(e.env.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(envs.len(), 2);
+        for (env, (platform, arch, variant)) in envs
+            .iter()
+            .zip([("linux/arm/v7", "arm", "v7"), ("linux/arm64", "arm64", "")])
+        {
+            for want in [
+                format!("TARGETPLATFORM={platform}"),
+                "TARGETOS=linux".to_string(),
+                format!("TARGETARCH={arch}"),
+                format!("TARGETVARIANT={variant}"),
+                "BUILDPLATFORM=linux/amd64".to_string(),
+                "BUILDARCH=amd64".to_string(),
+            ] {
+                assert!(env.contains(&want), "{want} in {env:?}");
+            }
+        }
+    }
+
+    #[test]
     fn one_platform_gives_the_plain_conversion() {
         let df = "FROM alpine\nRUN ls\n";
         let parsed = crate::parser::parse(df).unwrap();
