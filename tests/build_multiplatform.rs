@@ -50,10 +50,24 @@ fn multi_platform_push_is_an_index_with_each_platforms_busybox() {
     let registry = Registry::start();
     let name = format!("{}/multi:v1", registry.addr());
     let p = per_arch_project();
+    let meta = p.dir.path().join("meta.json");
     p.build()
         .args(["--platform", TWO, "-t", &name])
+        .args(["--metadata-file", meta.to_str().unwrap()])
         .output("type=registry")
         .ok();
+    let raw_file = p.dir.path().join("index.raw");
+    sh(&format!(
+        "skopeo inspect --tls-verify=false --raw docker://{name} > {}",
+        raw_file.display()
+    ));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    assert_eq!(
+        meta["containerimage.digest"],
+        format!("sha256:{}", sha256_of(&raw_file)),
+        "--metadata-file names the pushed index"
+    );
 
     let raw = sh(&format!(
         "skopeo inspect --tls-verify=false --raw docker://{name}"
@@ -343,7 +357,7 @@ fn run_in_an_arm64_image_runs_under_qemu_and_sees_aarch64() {
 }
 
 #[test]
-fn multi_platform_image_in_the_store_is_listed_inspected_saved_and_survives_prune() {
+fn multi_platform_image_in_the_store_is_listed_inspected_saved_pushed_and_survives_prune() {
     let p = per_arch_project();
     // No -o: the local store, under the -t name.
     let build = p.build().args(["--platform", TWO, "-t", "multi:store"]);
@@ -398,4 +412,18 @@ fn multi_platform_image_in_the_store_is_listed_inspected_saved_and_survives_prun
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["Architecture"], arch, "{json}");
     }
+
+    // `hoist push` sends the whole index.
+    let registry = Registry::start();
+    let target = format!("{}/multi:pushed", registry.addr());
+    hoist_cmd(&["push", "multi:store", &target]);
+    let raw = sh(&format!(
+        "skopeo inspect --tls-verify=false --raw docker://{target}"
+    ));
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2, "{raw}");
+    let arm = sh(&format!(
+        "skopeo inspect --tls-verify=false --override-arch arm64 docker://{target}"
+    ));
+    assert!(arm.contains("\"Architecture\": \"arm64\""), "{arm}");
 }
