@@ -9,12 +9,31 @@ use export_support::*;
 fn oci_archive_is_read_by_skopeo_inspect_and_copy() {
     let w = Work::new(HELLO);
     let tar = w.path("out.tar");
-    ok(w.build(&[
+    let out = w.build(&[
         "-t",
         "app:v1",
         "-o",
         &format!("type=oci,dest={}", tar.display()),
-    ]));
+    ]);
+    let log = String::from_utf8_lossy(&out.stderr).to_string();
+    ok(out);
+    // The plain log shows the export's byte counts: each layer compressed
+    // and the archive written, with their sizes.
+    let size = std::fs::metadata(&tar).unwrap().len();
+    let written = log
+        .lines()
+        .find(|l| l.contains(&format!("writing {} ", tar.display())))
+        .unwrap_or_else(|| panic!("no line for the archive written: {log}"));
+    assert!(written.contains(" done"), "{written}");
+    assert!(
+        size > 1_000_000 && written.contains("MB"),
+        "{size} bytes: {written}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("compressing layer sha256:") && l.contains(" done")),
+        "{log}"
+    );
     let reference = format!("oci-archive:{}", tar.display());
     let info = skopeo_inspect(&reference, false);
     assert_eq!(info["Layers"].as_array().unwrap().len(), 4, "{info}");

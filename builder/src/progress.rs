@@ -10,6 +10,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+mod transfer;
+pub use transfer::{MeteredReader, MeteredWriter, TransferMeter};
+
 /// Which output stream of a RUN step a log chunk came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -56,6 +59,18 @@ pub enum Event {
     },
     /// A finding that does not stop the build.
     Warning { message: String },
+    /// Bytes moved by work outside the graph: a base image's blob pulled, a
+    /// blob pushed, a layer compressed or an archive written. `task` names
+    /// the work (`pulling docker.io/library/busybox:latest`, `pushing
+    /// REF`, `exporting to oci`); a [`Event::Phase`] whose name starts with
+    /// `task` ends it. Sent at most every ~100 ms per item, and once when
+    /// the item is complete (`current == total`).
+    Transfer {
+        task: String,
+        item: String,
+        current: u64,
+        total: Option<u64>,
+    },
     /// A step outside the graph (exporting, pushing, writing a file).
     Phase {
         name: String,

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use hoist_snapshotter::content::ContentStore;
 use hoist_snapshotter::digest::Digest;
-use hoist_snapshotter::layer::compress::{Encoding, write_layer};
+use hoist_snapshotter::layer::compress::{Encoding, write_layer, write_layer_observed};
 use hoist_snapshotter::layer::diff::{DiffOptions, DiffSource, write_tar};
 use hoist_snapshotter::snapshot::{ActiveSnapshot, Driver, SnapshotStore};
 
@@ -325,6 +325,12 @@ fn compressed_layers_decompress_to_the_tar_whose_sha256_is_the_diff_id() {
         }
         let again = write_layer(&source, &o, encoding, &store).unwrap();
         assert_eq!(again, blob, "{encoding:?} output is not deterministic");
+        // The observed variant reports the tar's bytes as they are compressed.
+        let seen = std::cell::Cell::new(0u64);
+        let observed =
+            write_layer_observed(&source, &o, encoding, &store, &|n| seen.set(n)).unwrap();
+        assert_eq!(observed, blob);
+        assert_eq!(seen.get(), tar.len() as u64, "{encoding:?}");
     }
     assert_eq!(
         fs::read_dir(store.root().join("ingest")).unwrap().count(),

@@ -1,10 +1,15 @@
 //! `hoist push NAME [REF]`: pushes an image of the local store to a
 //! registry, under its own name or REF. Blobs the registry already has are
-//! not sent again.
+//! not sent again. Layers the store keeps uncompressed are gzipped first
+//! (once; the result is memoised), as `docker push` does.
 
+use hoist_builder::image::compressed_copy::with_compressed_layers;
 use hoist_builder::registry::{
     PushOptions, Reference, RegistryClient, RegistryOptions, push_image_with,
 };
+
+use hoist_builder::store::ImageStore;
+use hoist_snapshotter::layer::compress::Encoding;
 
 use super::images::RootArg;
 use crate::failure::Failure;
@@ -23,7 +28,8 @@ pub struct PushArgs {
 }
 
 pub fn run(args: &PushArgs) -> Result<(), Failure> {
-    let store = args.root.store()?;
+    let root = args.root.open()?;
+    let store = ImageStore::open(&root).map_err(Failure::other)?;
     let image = store.lookup(&args.name).map_err(Failure::other)?;
     let target_name = match (&args.target, &image.name) {
         (Some(t), _) => t.clone(),
@@ -44,11 +50,19 @@ pub fn run(args: &PushArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(Failure::other)?;
+    // The store keeps built layers plain; a registry gets them gzipped.
+    let digest = with_compressed_layers(
+        store.content(),
+        &root.layer_records(),
+        &image.descriptor.digest,
+        Encoding::gzip(6),
+    )
+    .map_err(Failure::other)?;
     let report = runtime
         .block_on(push_image_with(
             &client,
             store.content(),
-            &image.descriptor.digest,
+            &digest,
             &target,
             &PushOptions::default(),
             &|_| {},
@@ -60,6 +74,6 @@ pub fn run(args: &PushArgs) -> Result<(), Failure> {
         report.bytes_uploaded,
         report.skipped.len() + report.mounted.len()
     );
-    println!("{}", image.descriptor.digest);
+    println!("{digest}");
     Ok(())
 }

@@ -152,6 +152,36 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// `1.05MB`-style sizes (decimal units, like BuildKit's progress).
+/// A digest shortened like Docker does (`sha256:0123456789ab`); other
+/// items as they are.
+pub fn short_item(item: &str) -> String {
+    match item.strip_prefix("sha256:") {
+        Some(hex) if hex.len() > 12 => format!("sha256:{}", &hex[..12]),
+        _ => item.to_string(),
+    }
+}
+
+/// Whether the phase `name` ends the transfers of `task` (it is the task's
+/// name, or the name followed by a space and a summary).
+pub fn ends_task(name: &str, task: &str) -> bool {
+    name.strip_prefix(task)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+}
+
+/// `sha256:0123456789ab 3.20MB 0.4s done (8.00MB/s)`: a finished transfer.
+/// The rate is left out when the item took too little time to measure.
+pub fn transfer_done(item: &str, size: u64, took: std::time::Duration) -> String {
+    let secs = took.as_secs_f64();
+    let mut text = format!("{} {} {secs:.1}s done", short_item(item), human_bytes(size));
+    if secs >= 0.05 {
+        text.push_str(&format!(
+            " ({}/s)",
+            human_bytes((size as f64 / secs) as u64)
+        ));
+    }
+    text
+}
+
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     if n < 1000 {

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use hoist_builder::progress::Event;
 
-use super::{LineBuffer, human_bytes};
+use super::{LineBuffer, ends_task, human_bytes, transfer_done};
 
 /// Where the last lines went: a numbered vertex block or a warning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,10 @@ pub struct Plain<W: Write> {
     running: std::collections::BTreeSet<usize>,
     lines: HashMap<usize, LineBuffer>,
     transfers: BTreeMap<(usize, String), Transfer>,
+    /// Work outside the graph (pulls, pushes, exports): its number, and
+    /// when each of its items was first seen.
+    tasks: HashMap<String, usize>,
+    task_items: HashMap<(String, String), SystemTime>,
     last: Option<Block>,
 }
 
@@ -62,6 +66,8 @@ impl<W: Write> Plain<W> {
             running: std::collections::BTreeSet::new(),
             lines: HashMap::new(),
             transfers: BTreeMap::new(),
+            tasks: HashMap::new(),
+            task_items: HashMap::new(),
             last: None,
         }
     }
@@ -137,9 +143,42 @@ impl<W: Write> Plain<W> {
             Event::Warning { message } => {
                 self.line(Block::Warning, &format!("WARNING: {message}"))?;
             }
+            Event::Transfer {
+                task,
+                item,
+                current,
+                total,
+            } => {
+                let n = match self.tasks.get(task) {
+                    Some(n) => *n,
+                    None => {
+                        let n = self.next_number;
+                        self.next_number += 1;
+                        self.tasks.insert(task.clone(), n);
+                        self.line(Block::Number(n), &format!("#{n} {task}"))?;
+                        n
+                    }
+                };
+                let first = *self
+                    .task_items
+                    .entry((task.clone(), item.clone()))
+                    .or_insert(now);
+                if *total == Some(*current) {
+                    let took = now.duration_since(first).unwrap_or_default();
+                    let text = format!("#{n} {}", transfer_done(item, *current, took));
+                    self.line(Block::Number(n), &text)?;
+                }
+            }
             Event::Phase { name, duration } => {
-                let n = self.next_number;
-                self.next_number += 1;
+                // A phase that ends a task keeps the task's number.
+                let n = match self.tasks.iter().find(|(task, _)| ends_task(name, task)) {
+                    Some((_, n)) => *n,
+                    None => {
+                        let n = self.next_number;
+                        self.next_number += 1;
+                        n
+                    }
+                };
                 self.line(Block::Number(n), &format!("#{n} {name}"))?;
                 self.line(
                     Block::Number(n),
@@ -370,6 +409,46 @@ mod tests {
         assert_eq!(
             out,
             "#1 [1/1] FROM alpine\n#1 sha256:abcd 3.40MB / 3.40MB done\n#1 DONE 0.0s\n"
+        );
+    }
+
+    #[test]
+    fn plain_numbers_a_push_once_and_reports_each_blob_with_size_and_rate() {
+        let transfer = |item: &str, current, total| Event::Transfer {
+            task: "pushing 127.0.0.1:5000/app:v1".into(),
+            item: item.into(),
+            current,
+            total: Some(total),
+        };
+        let digest = format!("sha256:{}", "c".repeat(64));
+        let out = render(&[
+            (0, transfer(&digest, 0, 2_000_000)),
+            (100, transfer(&digest, 1_000_000, 2_000_000)),
+            (500, transfer(&digest, 2_000_000, 2_000_000)),
+            (
+                600,
+                Event::Phase {
+                    name: "pushing 127.0.0.1:5000/app:v1 (1 blobs uploaded)".into(),
+                    duration: Duration::from_millis(600),
+                },
+            ),
+            (
+                700,
+                Event::Phase {
+                    name: "pushing 127.0.0.1:5000/app:v10".into(),
+                    duration: Duration::from_millis(100),
+                },
+            ),
+        ]);
+        assert_eq!(
+            out,
+            "#1 pushing 127.0.0.1:5000/app:v1\n\
+             #1 sha256:cccccccccccc 2.00MB 0.5s done (4.00MB/s)\n\
+             #1 pushing 127.0.0.1:5000/app:v1 (1 blobs uploaded)\n\
+             #1 DONE 0.6s\n\
+             \n\
+             #2 pushing 127.0.0.1:5000/app:v10\n\
+             #2 DONE 0.1s\n"
         );
     }
 

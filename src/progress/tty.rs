@@ -9,13 +9,13 @@
 //! `✖ NAME  CANCELED`) and the cursor is back at column 0.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use console::style;
 use hoist_builder::progress::Event;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::LineBuffer;
+use super::{LineBuffer, ends_task, short_item, transfer_done};
 
 /// How many log lines show under a running vertex.
 const TAIL_LINES: usize = 5;
@@ -33,12 +33,20 @@ pub struct Tty {
     width: usize,
     running: HashMap<usize, Running>,
     transfers: BTreeMap<(usize, String), ProgressBar>,
+    /// Transfers outside the graph, by (task, item), with their start.
+    tasks: BTreeMap<(String, String), (ProgressBar, Instant)>,
 }
 
 fn running_style() -> ProgressStyle {
     ProgressStyle::with_template("{spinner:.cyan} {prefix} {elapsed:.dim}{msg}")
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
         .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ")
+}
+
+/// A transfer whose size is not known in advance: bytes and rate.
+fn open_transfer_style() -> ProgressStyle {
+    ProgressStyle::with_template("  {prefix} {bytes} {binary_bytes_per_sec:.dim}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
 fn transfer_style() -> ProgressStyle {
@@ -57,6 +65,7 @@ impl Tty {
             width: if width == 0 { 80 } else { width },
             running: HashMap::new(),
             transfers: BTreeMap::new(),
+            tasks: BTreeMap::new(),
         }
     }
 
@@ -137,13 +146,60 @@ impl Tty {
                     style("WARNING:").yellow().bold().for_stderr()
                 ));
             }
+            Event::Transfer {
+                task,
+                item,
+                current,
+                total,
+            } => self.task_transfer(task, item, *current, *total),
             Event::Phase { name, duration } => {
+                let done: Vec<_> = self
+                    .tasks
+                    .keys()
+                    .filter(|(task, _)| ends_task(name, task))
+                    .cloned()
+                    .collect();
+                for key in done {
+                    if let Some((bar, _)) = self.tasks.remove(&key) {
+                        self.clear_bar(&bar);
+                    }
+                }
                 let time = style(format!("{:.1}s", duration.as_secs_f64())).dim();
                 self.print(&format!(
                     "{} {name}  {time}",
                     style("✔").green().for_stderr()
                 ));
             }
+        }
+    }
+
+    /// A byte count of work outside the graph: a bar while it runs, one
+    /// finished line with size and rate when it is complete.
+    fn task_transfer(&mut self, task: &str, item: &str, current: u64, total: Option<u64>) {
+        let key = (task.to_string(), item.to_string());
+        let (bar, started) = self.tasks.entry(key.clone()).or_insert_with(|| {
+            let bar = match total {
+                Some(t) => ProgressBar::new(t).with_style(transfer_style()),
+                None => ProgressBar::no_length().with_style(open_transfer_style()),
+            };
+            bar.set_prefix(format!("{task} {}", short_item(item)));
+            (self.multi.add(bar), Instant::now())
+        });
+        if let Some(t) = total {
+            bar.set_length(t);
+        }
+        bar.set_position(current);
+        if total == Some(current) {
+            let took = started.elapsed();
+            if let Some((bar, _)) = self.tasks.remove(&key) {
+                self.clear_bar(&bar);
+            }
+            let text = format!("{task} {}", transfer_done(item, current, took));
+            self.print(&format!(
+                "{} {}",
+                style("✔").green().for_stderr(),
+                style(text).dim().for_stderr()
+            ));
         }
     }
 
@@ -200,6 +256,9 @@ impl Tty {
         for (_, bar) in std::mem::take(&mut self.transfers) {
             self.clear_bar(&bar);
         }
+        for (_, (bar, _)) in std::mem::take(&mut self.tasks) {
+            self.clear_bar(&bar);
+        }
         let mut running: Vec<(usize, Running)> =
             std::mem::take(&mut self.running).into_iter().collect();
         running.sort_by_key(|(vertex, _)| *vertex);
@@ -237,14 +296,6 @@ fn tail(log: &[String], width: usize) -> String {
         out.push_str(&style(line).dim().for_stderr().to_string());
     }
     out
-}
-
-/// A digest shortened like Docker does (`sha256:0123456789ab`).
-fn short_item(item: &str) -> String {
-    match item.strip_prefix("sha256:") {
-        Some(hex) if hex.len() > 12 => format!("sha256:{}", &hex[..12]),
-        _ => item.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -372,6 +423,41 @@ mod tests {
             end.trim_end(),
             "✖ [1/1] RUN sleep 10  CANCELED",
             "live lines must be cleared: {end:?}"
+        );
+    }
+
+    #[test]
+    fn tty_draws_a_push_as_a_bar_then_one_finished_line_with_its_size() {
+        let term = InMemoryTerm::new(20, 100);
+        let mut tty = Tty::new(ProgressDrawTarget::term_like(Box::new(term.clone())), 100);
+        let transfer = |current| Event::Transfer {
+            task: "pushing 127.0.0.1:5000/app:v1".into(),
+            item: format!("sha256:{}", "d".repeat(64)),
+            current,
+            total: Some(3_000_000),
+        };
+        tty.handle(&transfer(1_000_000));
+        std::thread::sleep(Duration::from_millis(150));
+        let live = term.contents();
+        assert!(
+            live.contains("pushing 127.0.0.1:5000/app:v1 sha256:dddddddddddd"),
+            "{live}"
+        );
+        tty.handle(&transfer(3_000_000));
+        tty.handle(&Event::Phase {
+            name: "pushing 127.0.0.1:5000/app:v1 (1 blobs uploaded)".into(),
+            duration: Duration::from_millis(200),
+        });
+        tty.finish();
+        let text = term.contents();
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        assert!(
+            lines[0].starts_with("✔ pushing 127.0.0.1:5000/app:v1 sha256:dddddddddddd 3.00MB"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[1], "✔ pushing 127.0.0.1:5000/app:v1 (1 blobs uploaded)  0.2s",
+            "{text}"
         );
     }
 

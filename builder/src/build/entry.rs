@@ -14,6 +14,7 @@ use hoist_snapshotter::snapshot::{Driver, SnapshotStore};
 
 use super::error::{BuildError, StepError};
 use super::export_fs::{export_local, export_tar};
+use super::layer_meters::LayerMeters;
 use super::layers::materialize;
 use super::platforms::{export_platforms, mark_emulated, target_layers};
 use super::resolve::{BuildResolver, ResolvedMap};
@@ -25,8 +26,10 @@ use crate::export::archive::{ArchiveImage, write_docker_tar, write_layout_dir, w
 use crate::export::spec::{OutputDest, OutputKind, OutputSpec};
 use crate::image::index::AssembledIndex;
 use crate::image::{AssembledImage, ImageOptions, LayerSources, assemble};
-use crate::progress::{Event, Progress};
-use crate::registry::{PushOptions, Reference, RegistryClient, RegistryOptions, push_image_with};
+use crate::progress::{Event, MeteredWriter, Progress, TransferMeter};
+use crate::registry::{
+    PushMeters, PushOptions, Reference, RegistryClient, RegistryOptions, push_image_with,
+};
 use crate::request::{BuildContextSpec, BuildRequest, NetworkMode};
 use crate::root::DataRoot;
 use crate::solver::{Cancel, SolveError, solve};
@@ -117,10 +120,13 @@ pub async fn build(
     };
 
     let content = ContentStore::open(root.content()).map_err(BuildError::setup)?;
-    let registry = Arc::new(RegistryClient::new(RegistryOptions {
-        insecure: req.insecure_registries.clone(),
-        ..RegistryOptions::default()
-    }));
+    let registry = Arc::new(
+        RegistryClient::new(RegistryOptions {
+            insecure: req.insecure_registries.clone(),
+            ..RegistryOptions::default()
+        })
+        .with_progress(progress.clone()),
+    );
     let images = Arc::new(
         ImageResolver::new(content.clone(), registry.clone())
             .with_tag_cache(TagCache::new(root.images().join("resolved"))),
@@ -276,25 +282,33 @@ pub async fn build(
         let layers2 = layers.clone();
         let config = target.config.clone();
         let names = output_names(out, &req.tags).map_err(BuildError::setup)?;
-        let options = image_options(out, req);
         let out2 = out.clone();
         let names2 = names.clone();
         let push = out.push || (req.push && out.kind == OutputKind::Image);
+        let mut options = image_options(out, req);
+        // Only stored, not sent anywhere: new layers stay plain tars.
+        options.plain_new_layers = out.kind == OutputKind::Image && !push;
+        let task = format!("exporting to {}", out.kind.name());
         let assembled =
             tokio::task::spawn_blocking(move || -> Result<Option<AssembledImage>, StepError> {
                 let names = names2;
                 let assemble_image = || -> Result<AssembledImage, StepError> {
                     let records = st.root.layer_records();
+                    let meters = LayerMeters::new(st.progress.clone(), &task);
+                    let observe = |id: &Digest, bytes: u64| meters.observe(id, bytes);
                     let src = LayerSources {
                         content: &st.content,
                         snapshots: &st.snapshots,
                         records: &records,
+                        observe: Some(&observe),
                     };
                     if options.rewrite_timestamp {
                         // Base layers are rewritten from their unpacked form.
                         materialize(&st, &layers2)?;
                     }
-                    assemble(src, &layers2, &config, &options).map_err(StepError::other)
+                    let image = assemble(src, &layers2, &config, &options);
+                    meters.finish();
+                    image.map_err(StepError::other)
                 };
                 match (out2.kind, out2.dest) {
                     (OutputKind::Local, Some(OutputDest::Path(dir))) => {
@@ -332,12 +346,23 @@ pub async fn build(
                             names: &names,
                         };
                         let mtime = options.source_date_epoch.unwrap_or(0).max(0) as u64;
+                        let size = archive_size(&img);
+                        let meter = |what: String| {
+                            TransferMeter::new(st.progress.clone(), task.clone(), what, Some(size))
+                        };
                         let write = |w: &mut dyn std::io::Write| match kind {
                             OutputKind::Docker => write_docker_tar(&st.content, &archive, mtime, w),
                             _ => write_oci_tar(&st.content, &archive, mtime, w),
                         };
                         match dest {
-                            OutputDest::Stdout => write(&mut std::io::stdout().lock()),
+                            OutputDest::Stdout => {
+                                let out = std::io::stdout().lock();
+                                let mut w =
+                                    MeteredWriter::new(out, meter("writing to stdout".into()));
+                                let written = write(&mut w);
+                                drop(w.finish());
+                                written
+                            }
                             OutputDest::Path(dir) if !out2.tar => {
                                 write_layout_dir(&st.content, &archive, &dir)
                             }
@@ -345,8 +370,12 @@ pub async fn build(
                                 let f = std::fs::File::create(&file).map_err(|e| {
                                     StepError::msg(format!("creating {}: {e}", file.display()))
                                 })?;
-                                let mut w = std::io::BufWriter::new(f);
-                                write(&mut w)
+                                let what = format!("writing {}", file.display());
+                                let mut w =
+                                    MeteredWriter::new(std::io::BufWriter::new(f), meter(what));
+                                let written = write(&mut w);
+                                w.finish();
+                                written
                             }
                         }
                         .map_err(StepError::other)?;
@@ -411,6 +440,7 @@ pub(super) fn image_options(out: &OutputSpec, req: &BuildRequest) -> ImageOption
         oci_mediatypes: out.oci_mediatypes.unwrap_or(out.kind != OutputKind::Docker),
         annotations,
         source_date_epoch: req.source_date_epoch,
+        plain_new_layers: false,
     }
 }
 
@@ -431,6 +461,7 @@ pub(super) fn push_image(
     for name in names {
         let started = Instant::now();
         let target = Reference::parse(name).map_err(StepError::other)?;
+        let meters = PushMeters::new(state.progress.clone(), &target);
         let report = handle
             .block_on(push_image_with(
                 &state.registry,
@@ -438,7 +469,7 @@ pub(super) fn push_image(
                 manifest_digest,
                 &target,
                 &PushOptions::default(),
-                &|_| {},
+                &|event| meters.observe(event),
             ))
             .map_err(StepError::other)?;
         state.progress.emit(Event::Phase {
@@ -452,6 +483,13 @@ pub(super) fn push_image(
         });
     }
     Ok(())
+}
+
+/// The bytes of an image's blobs: what writing it as an archive moves.
+fn archive_size(image: &AssembledImage) -> u64 {
+    image.manifest_bytes.len() as u64
+        + image.manifest.config.size
+        + image.manifest.layers.iter().map(|l| l.size).sum::<u64>()
 }
 
 fn step_error(graph: &BuildGraph, index: usize, error: StepError) -> BuildError {

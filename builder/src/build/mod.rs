@@ -12,6 +12,7 @@
 //! - [`http_step`]: `ADD https://...` sources.
 //! - [`cache_mounts`]: `RUN --mount=type=cache` directories.
 //! - [`ssh_agent`]: agents serving `--ssh ID=KEYFILE` keys.
+//! - [`layer_meters`]: progress of layers being compressed for an export.
 //! - [`layers`]: unpacking base-image layers on first use.
 //! - [`result`]: vertex results and cache records.
 //! - [`explain`]: why a step missed the cache (step history records).
@@ -23,6 +24,7 @@ pub mod explain;
 pub mod export_fs;
 pub mod file_step;
 pub mod http_step;
+pub mod layer_meters;
 pub mod layers;
 pub mod platforms;
 pub mod resolve;

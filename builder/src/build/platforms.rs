@@ -19,10 +19,12 @@ use std::time::Instant;
 
 use hoist_frontend::convert::PlatformTarget;
 use hoist_frontend::graph::{BuildGraph, Op, Platform, VertexId};
+use hoist_snapshotter::digest::Digest;
 
 use super::entry::{image_options, output_names, push_image};
 use super::error::{BuildError, StepError};
 use super::export_fs::export_local;
+use super::layer_meters::LayerMeters;
 use super::layers::materialize;
 use super::result::{LayerRef, VertexResult};
 use super::state::BuildState;
@@ -98,15 +100,22 @@ pub async fn export_platforms(
         let names = output_names(out, &req.tags).map_err(BuildError::setup)?;
         let push = out.push || (req.push && out.kind == OutputKind::Image);
         let (st, g, t, o) = (state.clone(), graph.clone(), targets.clone(), out.clone());
-        let options = image_options(out, req);
+        let mut options = image_options(out, req);
+        // Only stored, not sent anywhere: new layers stay plain tars (as
+        // for one platform).
+        options.plain_new_layers = out.kind == OutputKind::Image && !push;
+        let task = format!("exporting to {}", out.kind.name());
         let index_annotations = index_annotations(out, req);
         let index = tokio::task::spawn_blocking(move || -> Result<_, StepError> {
             let assemble_index_now = || -> Result<AssembledIndex, StepError> {
                 let records = st.root.layer_records();
+                let meters = LayerMeters::new(st.progress.clone(), &task);
+                let observe = |id: &Digest, bytes: u64| meters.observe(id, bytes);
                 let src = LayerSources {
                     content: &st.content,
                     snapshots: &st.snapshots,
                     records: &records,
+                    observe: Some(&observe),
                 };
                 let mut images: Vec<(Platform, AssembledImage)> = Vec::new();
                 for (platform, stage, layers) in t.iter() {
@@ -114,10 +123,10 @@ pub async fn export_platforms(
                         materialize(&st, layers)?;
                     }
                     let config = &g.stages[*stage].config;
-                    let image =
-                        assemble(src, layers, config, &options).map_err(StepError::other)?;
-                    images.push((platform.clone(), image));
+                    let image = assemble(src, layers, config, &options);
+                    images.push((platform.clone(), image.map_err(StepError::other)?));
                 }
+                meters.finish();
                 assemble_index(
                     &st.content,
                     images,

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 
 use hoist_snapshotter::content::{ContentError, ContentStore};
 use hoist_snapshotter::digest::{Digest, Digester};
-use hoist_snapshotter::layer::compress::{Encoding, LayerWriteError, write_layer};
+use hoist_snapshotter::layer::compress::{
+    Encoding, LayerWriteError, compress_into_store, write_layer_observed,
+};
 use hoist_snapshotter::layer::compression::{Compression as Codec, open_layer};
 use hoist_snapshotter::layer::diff::{DiffOptions, DiffSource};
 use serde::{Deserialize, Serialize};
@@ -119,7 +121,12 @@ pub fn layer_blob(
         if layer.blob.is_none() && unchanged {
             return Ok(None);
         }
-        let written = write_layer(
+        let observe = |bytes| {
+            if let Some(f) = src.observe {
+                f(&layer.id, bytes);
+            }
+        };
+        let written = write_layer_observed(
             &DiffSource::OverlayUpper(dir),
             &DiffOptions {
                 source_date_epoch: opts.source_date_epoch,
@@ -127,6 +134,7 @@ pub fn layer_blob(
             },
             encoding,
             src.content,
+            &observe,
         )
         .map_err(|source| LayerBlobError::Write {
             id: layer.id.clone(),
@@ -146,6 +154,10 @@ pub fn layer_blob(
                 source,
             },
             RecompressError::Content(source) => LayerBlobError::Content {
+                id: layer.id.clone(),
+                source,
+            },
+            RecompressError::Write(source) => LayerBlobError::Write {
                 id: layer.id.clone(),
                 source,
             },
@@ -243,9 +255,10 @@ fn write_record(path: &Path, blob: &LayerBlob) -> io::Result<()> {
     Ok(())
 }
 
-enum RecompressError {
+pub(crate) enum RecompressError {
     Io(io::Error),
     Content(ContentError),
+    Write(LayerWriteError),
 }
 
 /// Hashes what is read through it (the uncompressed tar: the diff_id).
@@ -263,7 +276,7 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// Decompresses the blob `digest` and compresses it again with `encoding`.
-fn recompress(
+pub(crate) fn recompress(
     content: &ContentStore,
     digest: &Digest,
     encoding: Encoding,
@@ -276,28 +289,8 @@ fn recompress(
         inner: tar,
         digester: Digester::new(),
     };
-    let mut out = content
-        .writer(None, None, "recompressed layer")
-        .map_err(RecompressError::Content)?;
-    match encoding.codec {
-        Codec::None => {
-            io::copy(&mut tar, &mut out).map_err(RecompressError::Io)?;
-        }
-        Codec::Gzip => {
-            let level = flate2::Compression::new(encoding.level.clamp(0, 9) as u32);
-            let mut enc = flate2::GzBuilder::new()
-                .operating_system(255)
-                .write(&mut out, level);
-            io::copy(&mut tar, &mut enc).map_err(RecompressError::Io)?;
-            enc.finish().map_err(RecompressError::Io)?;
-        }
-        Codec::Zstd => {
-            let mut enc = zstd::stream::Encoder::new(&mut out, encoding.level)
-                .map_err(RecompressError::Io)?;
-            io::copy(&mut tar, &mut enc).map_err(RecompressError::Io)?;
-            enc.finish().map_err(RecompressError::Io)?;
-        }
-    }
+    let out = compress_into_store(&mut tar, encoding, content, "recompressed layer")
+        .map_err(RecompressError::Write)?;
     let diff_id = tar.digester.finish();
     let (digest, size) = out.commit().map_err(RecompressError::Content)?;
     Ok(LayerBlob {

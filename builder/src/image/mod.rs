@@ -10,11 +10,14 @@
 //!   or recompressed from another blob), memoised per encoding.
 //! - [`index`]: the image index of a multi-platform build.
 //! - [`history`]: matching history entries to layers, timestamps.
+//! - [`compressed_copy`]: a stored image with plain layers made ready for a
+//!   registry (its plain layers compressed).
 //!
 //! The image id is the config digest; the manifest digest is what BuildKit
 //! reports as `containerimage.digest`. Everything is serialised from typed
 //! structs whose maps are `BTreeMap`, so equal inputs give equal digests.
 
+pub mod compressed_copy;
 pub mod history;
 pub mod index;
 pub mod layer_blob;
@@ -54,12 +57,21 @@ pub struct ImageOptions {
     /// `rewrite-timestamp=true`: base-image layers too are rewritten with
     /// file times clamped to `source_date_epoch` (they must be unpacked).
     pub rewrite_timestamp: bool,
+    /// New layers are written as plain tars when no `compression=` was
+    /// asked: the local store's way (dockerd too keeps built layers
+    /// uncompressed); `hoist push` compresses them (see [`compressed_copy`]).
+    pub plain_new_layers: bool,
 }
 
 impl ImageOptions {
     /// The encoding of newly written layers.
     pub fn encoding(&self) -> Encoding {
-        match self.compression.unwrap_or(Compression::Gzip) {
+        let default = if self.plain_new_layers {
+            Compression::Uncompressed
+        } else {
+            Compression::Gzip
+        };
+        match self.compression.unwrap_or(default) {
             Compression::Gzip => Encoding::gzip(self.compression_level.unwrap_or(6)),
             Compression::Zstd => Encoding::zstd(self.compression_level.unwrap_or(3) as i32),
             Compression::Uncompressed => Encoding::none(),
@@ -115,13 +127,30 @@ pub enum ImageBuildError {
     },
 }
 
+/// Told a layer's id and the uncompressed bytes written so far.
+pub type LayerObserver<'a> = dyn Fn(&Digest, u64) + Sync + 'a;
+
 /// Where layers come from and go to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct LayerSources<'a> {
     pub content: &'a ContentStore,
     pub snapshots: &'a SnapshotStore,
     /// Directory of the memo records of compressed layers (`ROOT/cache/layers`).
     pub records: &'a Path,
+    /// Told, while a layer is written, its id and the uncompressed bytes
+    /// written so far (for progress display).
+    pub observe: Option<&'a LayerObserver<'a>>,
+}
+
+impl std::fmt::Debug for LayerSources<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LayerSources")
+            .field("content", &self.content)
+            .field("snapshots", &self.snapshots)
+            .field("records", &self.records)
+            .field("observe", &self.observe.is_some())
+            .finish()
+    }
 }
 
 /// Assembles the image of `layers` (bottom first) with `config` (the target

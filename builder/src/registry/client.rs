@@ -16,7 +16,7 @@ use std::future::Future;
 use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -31,6 +31,7 @@ use oci_client::{Client, RegistryOperation};
 use super::auth::{Credentials, credentials_for};
 use super::error::{RegistryError, classify, describe, is_transient};
 use super::reference::Reference;
+use crate::progress::{Progress, TransferMeter};
 use crate::source::image::manifest::{Descriptor, MANIFEST_MEDIA_TYPES, ManifestDocument};
 
 /// How a [`RegistryClient`] reaches registries.
@@ -84,6 +85,8 @@ pub struct RegistryClient {
     clients: Mutex<HashMap<String, (Client, RegistryAuth)>>,
     /// Repositories (`registry/path`) already authenticated for pulling.
     authenticated: Mutex<HashSet<String>>,
+    /// Where blob downloads report their bytes (`pulling REF` transfers).
+    progress: Option<Arc<dyn Progress>>,
 }
 
 /// Whether `registry` (`host[:port]`) is this machine.
@@ -109,7 +112,16 @@ impl RegistryClient {
             options,
             clients: Mutex::new(HashMap::new()),
             authenticated: Mutex::new(HashSet::new()),
+            progress: None,
         }
+    }
+
+    /// Reports the bytes of every blob download to `progress` as
+    /// [`Event::Transfer`](crate::progress::Event::Transfer)s of the task
+    /// `pulling REF`.
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> RegistryClient {
+        self.progress = Some(progress);
+        self
     }
 
     /// How this client reaches registries.
@@ -369,10 +381,21 @@ impl RegistryClient {
         };
         let mut received: u64 = 0;
         let mut failure = None;
+        let mut meter = self.progress.as_ref().map(|p| {
+            TransferMeter::new(
+                p.clone(),
+                format!("pulling {reference}"),
+                descriptor.digest.to_string(),
+                Some(descriptor.size),
+            )
+        });
         while let Some(item) = blob.next().await {
             match item {
                 Ok(bytes) => {
                     received += bytes.len() as u64;
+                    if let Some(m) = meter.as_mut() {
+                        m.set(received);
+                    }
                     if received > descriptor.size {
                         failure = Some(BlobFailure::Fatal(format!(
                             "the registry sent more than the {} bytes the manifest says",
@@ -406,7 +429,12 @@ impl RegistryClient {
             .map_err(|e| BlobFailure::Fatal(format!("blob writer stopped: {e}")))?;
         match (failure, written) {
             (Some(f), _) => Err(f),
-            (None, Ok(true)) => Ok(()),
+            (None, Ok(true)) => {
+                if let Some(m) = meter.as_mut() {
+                    m.finish();
+                }
+                Ok(())
+            }
             (None, Ok(false)) => Err(BlobFailure::Fatal("blob writer stopped early".into())),
             (None, Err(e)) => Err(BlobFailure::Store(e)),
         }

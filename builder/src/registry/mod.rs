@@ -8,16 +8,19 @@
 //!   HTTP or TLS per registry, retries transient failures, resolves indexes to
 //!   a platform and streams blobs into the content store, verified.
 //! - [`push`]: [`push_image`], an image from the content store to a
-//!   registry; [`blob_upload`] sends its blobs (HEAD, mount, streamed upload).
+//!   registry; [`blob_upload`] sends its blobs (HEAD, mount, streamed upload);
+//!   [`push_progress`] turns its events into byte transfers.
 
 pub mod auth;
 mod blob_upload;
 pub mod client;
 pub mod error;
 pub mod push;
+pub mod push_progress;
 pub mod reference;
 
 pub use client::{PulledImage, RegistryClient, RegistryOptions};
 pub use error::RegistryError;
 pub use push::{PushError, PushEvent, PushOptions, PushReport, push_image, push_image_with};
+pub use push_progress::PushMeters;
 pub use reference::{Reference, ReferenceError};

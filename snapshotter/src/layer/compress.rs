@@ -124,6 +124,18 @@ pub fn write_layer(
     encoding: Encoding,
     store: &ContentStore,
 ) -> Result<LayerBlob, LayerWriteError> {
+    write_layer_observed(source, opts, encoding, store, &|_| {})
+}
+
+/// [`write_layer`], calling `tar_bytes` with the number of uncompressed tar
+/// bytes compressed so far, after each chunk (for progress display).
+pub fn write_layer_observed(
+    source: &DiffSource,
+    opts: &DiffOptions,
+    encoding: Encoding,
+    store: &ContentStore,
+    tar_bytes: &dyn Fn(u64),
+) -> Result<LayerBlob, LayerWriteError> {
     let (tx, rx) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || {
@@ -136,15 +148,17 @@ pub fn write_layer(
             sink.send_buf().map_err(DiffError::Write)?;
             Ok::<_, DiffError>(sink.digester.finish())
         });
-        let consumed = compress_into_store(
-            ChunkReader {
-                rx,
-                cur: Vec::new(),
-                pos: 0,
-            },
-            encoding,
-            store,
-        );
+        let mut chunks = ChunkReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            received: 0,
+            observe: tar_bytes,
+        };
+        let consumed = compress_into_store(&mut chunks, encoding, store, "layer diff");
+        // Closes the channel: a producer still sending (the consumer failed)
+        // stops instead of waiting forever.
+        drop(chunks);
         // A producer error means the stream is incomplete: never commit.
         // When the consumer failed, its error is the one to report: the
         // producer then only saw its channel close.
@@ -165,12 +179,18 @@ pub fn write_layer(
     })
 }
 
-fn compress_into_store(
-    mut reader: ChunkReader,
+/// Compresses everything `reader` yields with `encoding` (gzip on all
+/// cores, zstd with two workers) into a new blob of `store`, returned
+/// uncommitted so the caller can check its other stage first. `source`
+/// names the blob in errors.
+pub fn compress_into_store(
+    reader: &mut dyn Read,
     encoding: Encoding,
     store: &ContentStore,
+    source: &str,
 ) -> Result<crate::content::BlobWriter, LayerWriteError> {
-    let blob = store.writer(None, None, "layer diff")?;
+    let mut reader = reader;
+    let blob = store.writer(None, None, source)?;
     let out = BufWriter::with_capacity(CHUNK, blob);
     let codec = encoding.codec;
     let err = |source| LayerWriteError::Compress { codec, source };
@@ -230,17 +250,22 @@ impl Write for ChunkSender {
 }
 
 /// The consumer's end: reads the chunks back as a byte stream.
-struct ChunkReader {
+struct ChunkReader<'a> {
     rx: Receiver<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
+    /// Bytes received so far, reported to `observe` per chunk.
+    received: u64,
+    observe: &'a dyn Fn(u64),
 }
 
-impl Read for ChunkReader {
+impl Read for ChunkReader<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.cur.len() {
             match self.rx.recv() {
                 Ok(chunk) => {
+                    self.received += chunk.len() as u64;
+                    (self.observe)(self.received);
                     self.cur = chunk;
                     self.pos = 0;
                 }
