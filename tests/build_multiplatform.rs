@@ -427,3 +427,30 @@ fn multi_platform_image_in_the_store_is_listed_inspected_saved_pushed_and_surviv
     ));
     assert!(arm.contains("\"Architecture\": \"arm64\""), "{arm}");
 }
+
+#[test]
+fn base_image_is_picked_from_its_index_for_each_platform() {
+    // A two-platform busybox layout made by hoist itself...
+    let base = per_arch_project();
+    let layout = base.dir.path().join("layout");
+    base.build()
+        .args(["--platform", TWO, "-t", "bb:multi"])
+        .output(format!("type=oci,dest={},tar=false", layout.display()))
+        .ok();
+    // ...is the base of a second build, each platform taking its own image.
+    let p = Project::new("FROM bb\nCOPY extra.txt /extra.txt\n");
+    p.write("extra.txt", "x\n");
+    p.build()
+        .args(["--platform", TWO])
+        .args([
+            "--build-context",
+            &format!("bb=oci-layout://{}:multi", layout.display()),
+        ])
+        .ok();
+    assert_eq!(
+        sha256_of(&p.out().join("linux_amd64/bin/busybox")),
+        sha256_of(Path::new("/bin/busybox"))
+    );
+    assert!(is_aarch64_elf(&p.out().join("linux_arm64/bin/busybox")));
+    assert!(p.out_has("linux_arm64/extra.txt"));
+}
