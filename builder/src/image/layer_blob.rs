@@ -242,11 +242,13 @@ fn record_path(dir: &Path, id: &Digest, encoding: Encoding, epoch: Option<i64>) 
     ))
 }
 
-fn read_record(path: &Path) -> Option<LayerBlob> {
+/// A memo record, if it can be read.
+pub(crate) fn read_record(path: &Path) -> Option<LayerBlob> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
-fn write_record(path: &Path, blob: &LayerBlob) -> io::Result<()> {
+/// Writes a memo record atomically (temp file, rename).
+pub(crate) fn write_record(path: &Path, blob: &LayerBlob) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
