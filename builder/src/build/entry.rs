@@ -1,5 +1,10 @@
 //! One whole build: the Dockerfile text of a [`BuildRequest`] parsed,
 //! converted (base images resolved on the way), solved, and exported.
+//!
+//! With several `--platform`s the Dockerfile is converted once per platform
+//! and the graphs merged by vertex digest (`convert_platforms`), so steps
+//! equal for every platform run once; one solve covers every platform's
+//! target, and [`super::platforms`] exports the results as an image index.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
