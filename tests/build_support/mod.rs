@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+pub mod arm64;
 pub mod registry;
 
 pub fn hoist() -> PathBuf {

@@ -50,6 +50,10 @@ pub fn run_exec(
     key: &CacheKey,
     cancel: &CancelToken,
 ) -> Result<Vec<LayerRef>, StepError> {
+    if let Some(stage) = vertex.stage.and_then(|s| state.graph.stages.get(s)) {
+        exec::binfmt::check_can_run(&state.host_platform, &stage.platform)
+            .map_err(StepError::other)?;
+    }
     let (base, snap) = writable_snapshot(state, inputs)?;
     let rootfs = snap.root().to_path_buf();
     let mut guards = MountGuards::default();
