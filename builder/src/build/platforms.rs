@@ -123,6 +123,11 @@ pub async fn export_platforms(
                         materialize(&st, layers)?;
                     }
                     let config = &g.stages[*stage].config;
+                    // Imported cache blobs fetched, inline cache annotated.
+                    let mut options = options.clone();
+                    st.remote_cache
+                        .prepare_image(&st, layers, &mut options)
+                        .map_err(StepError::msg)?;
                     let image = assemble(src, layers, config, &options);
                     images.push((platform.clone(), image.map_err(StepError::other)?));
                 }
