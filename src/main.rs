@@ -55,6 +55,8 @@ enum Commands {
     Push(commands::push::PushArgs),
     /// Remove build cache, keeping tagged images
     Prune(commands::prune::PruneArgs),
+    /// Show or register (--install) QEMU emulation for foreign-platform RUN steps
+    Binfmt(commands::binfmt::BinfmtArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Commands::Du(args) => commands::image_io::run_du(args),
         Commands::Push(args) => commands::push::run(args),
         Commands::Prune(args) => commands::prune::run(args),
+        Commands::Binfmt(args) => commands::binfmt::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

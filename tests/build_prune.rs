@@ -5,21 +5,10 @@ mod build_support;
 
 use std::process::Command;
 
-use build_support::{Project, hoist};
+use build_support::Project;
 
 fn prune(p: &Project, extra: &[&str]) -> String {
-    let out = Command::new(hoist())
-        .args(["prune", "--root"])
-        .arg(p.root())
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    p.command_ok("prune", extra)
 }
 
 const DOCKERFILE: &str = "FROM busybox\n\
@@ -37,18 +26,7 @@ fn prune_clears_the_build_cache_but_keeps_tagged_images() {
     assert!(!out.contains("Removed 0 cache records"), "{out}");
     // The tagged image is whole: it can still be saved and read back.
     let archive = p.root().join("kept.tar");
-    let save = Command::new(hoist())
-        .args(["save", "--root"])
-        .arg(p.root())
-        .args(["kept:1", "-o"])
-        .arg(&archive)
-        .output()
-        .unwrap();
-    assert!(
-        save.status.success(),
-        "{}",
-        String::from_utf8_lossy(&save.stderr)
-    );
+    p.command_ok("save", &["kept:1", "-o", &archive.display().to_string()]);
     let skopeo = Command::new("skopeo")
         .arg("inspect")
         .arg(format!("oci-archive:{}", archive.display()))

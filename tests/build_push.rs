@@ -5,10 +5,8 @@
 
 mod build_support;
 
-use std::process::Command;
-
 use build_support::registry::Registry;
-use build_support::{Project, hoist, sh};
+use build_support::{Project, sh};
 
 const DOCKERFILE: &str = "FROM busybox\nRUN echo pushed > /pushed.txt\n";
 
@@ -48,18 +46,7 @@ fn finished_transfers(o: &build_support::Outcome, task: &str) -> Vec<(String, u6
 
 /// `hoist inspect NAME` as JSON (`Manifest`, `Config`, ...).
 fn inspect(p: &Project, name: &str) -> serde_json::Value {
-    let out = Command::new(hoist())
-        .args(["inspect", "--root"])
-        .arg(p.root())
-        .arg(name)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&p.command_ok("inspect", &[name])).unwrap()
 }
 
 #[test]
@@ -116,18 +103,10 @@ fn hoist_push_sends_a_stored_image_under_another_name_with_its_plain_layers_gzip
         .output("type=image")
         .ok();
     let target = format!("{}/other/app:v2", registry.addr());
-    let out = Command::new(hoist())
-        .args(["push", "--root"])
-        .arg(p.root())
-        .args(["app:local", &target])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pushed_manifest = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let pushed_manifest = p
+        .command_ok("push", &["app:local", &target])
+        .trim()
+        .to_string();
     assert_eq!(skopeo_digest(&target), pushed_manifest);
     // The store keeps the built layer as a plain tar; the registry gets it
     // gzipped, with the same config (diff_ids), hence the same image id.
@@ -154,12 +133,7 @@ fn hoist_push_sends_a_stored_image_under_another_name_with_its_plain_layers_gzip
         stored["Manifest"]["config"]["digest"]
     );
     // Pushed again: the gzipped blob was memoised, nothing is sent.
-    let again = Command::new(hoist())
-        .args(["push", "--root"])
-        .arg(p.root())
-        .args(["app:local", &target])
-        .output()
-        .unwrap();
+    let again = p.command("push", &["app:local", &target]);
     assert!(again.status.success());
     assert_eq!(
         String::from_utf8_lossy(&again.stdout).trim(),
@@ -170,12 +144,7 @@ fn hoist_push_sends_a_stored_image_under_another_name_with_its_plain_layers_gzip
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    let missing = Command::new(hoist())
-        .args(["push", "--root"])
-        .arg(p.root())
-        .args(["no-such-image", &target])
-        .output()
-        .unwrap();
+    let missing = p.command("push", &["no-such-image", &target]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-image"));
 }

@@ -31,7 +31,7 @@ fn oci_archive_is_read_by_skopeo_inspect_and_copy() {
     );
     assert!(
         log.lines()
-            .any(|l| l.contains("compressing layer sha256:") && l.contains(" done")),
+            .any(|l| l.contains(" layer sha256:") && l.contains(" done")),
         "{log}"
     );
     let reference = format!("oci-archive:{}", tar.display());

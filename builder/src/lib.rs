@@ -21,6 +21,7 @@ pub mod image;
 pub mod progress;
 pub mod prune;
 pub mod registry;
+pub mod remote_cache;
 pub mod request;
 pub mod root;
 pub mod solver;

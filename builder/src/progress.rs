@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 mod transfer;
-pub use transfer::{MeteredReader, MeteredWriter, TransferMeter};
+pub use transfer::{MeteredReader, MeteredWriter, TaskMeters, TransferMeter};
 
 /// Which output stream of a RUN step a log chunk came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

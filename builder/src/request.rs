@@ -70,6 +70,10 @@ pub struct BuildRequest {
     pub metadata_file: Option<PathBuf>,
     /// `--iidfile`: write the image id here.
     pub iidfile: Option<PathBuf>,
+    /// `--cache-from`: caches to read, consulted in order.
+    pub cache_from: Vec<crate::remote_cache::CacheImportSpec>,
+    /// `--cache-to`: caches to write after the build.
+    pub cache_to: Vec<crate::remote_cache::CacheExportSpec>,
 }
 
 /// The default network of RUN steps (`--network`).

@@ -95,6 +95,8 @@ pub struct BuildArgs {
     /// Explain why each step missed the cache
     #[arg(long = "explain-cache")]
     pub explain_cache: bool,
+    #[command(flatten)]
+    pub cache: super::cache_flags::CacheFlags,
 }
 
 /// The context directory and the Dockerfile, read from disk or stdin.
@@ -354,6 +356,8 @@ pub fn build_request(
         explain_cache: args.explain_cache,
         metadata_file: args.metadata_file.clone(),
         iidfile: args.iidfile.clone(),
+        cache_from: args.cache.imports()?,
+        cache_to: args.cache.exports()?,
     })
 }
 

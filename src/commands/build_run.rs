@@ -55,7 +55,10 @@ pub fn run(args: &BuildArgs) -> Result<(), Failure> {
     // to a check interval to every build. It ends with the process.
     drop(watcher);
     match result {
-        Ok(outcome) => write_results(args, &request, outcome.image.as_ref()),
+        Ok(outcome) => match &outcome.index {
+            Some(index) => write_index_results(args, &request, index),
+            None => write_results(args, &request, outcome.image.as_ref()),
+        },
         Err(BuildError::Interrupted) => Err(Failure::Interrupted),
         Err(BuildError::Dockerfile(diagnostic)) => Err(Failure::Dockerfile {
             file: inputs.dockerfile.display().to_string(),
@@ -117,6 +120,32 @@ fn write_results(
         std::fs::write(path, text).map_err(|e| {
             Failure::Other(format!("writing --metadata-file {}: {e}", path.display()).into())
         })?;
+    }
+    Ok(())
+}
+
+/// `-q`, `--iidfile` and `--metadata-file` of a multi-platform build: the
+/// index digest, as buildx reports it.
+fn write_index_results(
+    args: &BuildArgs,
+    request: &hoist_builder::request::BuildRequest,
+    index: &hoist_builder::image::index::AssembledIndex,
+) -> Result<(), Failure> {
+    let digest = index.digest.to_string();
+    if args.quiet {
+        crate::commands::print_stdout(&format!("{digest}\n"))?;
+    }
+    let write = |path: &std::path::Path, text: &str, what: &str| {
+        std::fs::write(path, text)
+            .map_err(|e| Failure::Other(format!("writing {what} {}: {e}", path.display()).into()))
+    };
+    if let Some(path) = &request.iidfile {
+        write(path, &digest, "--iidfile")?;
+    }
+    if let Some(path) = &request.metadata_file {
+        let meta = serde_json::json!({ "containerimage.digest": digest });
+        let text = serde_json::to_string_pretty(&meta).map_err(Failure::other)?;
+        write(path, &text, "--metadata-file")?;
     }
     Ok(())
 }

@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use hoist_builder::export::archive::{ArchiveImage, write_docker_tar, write_oci_tar};
+use hoist_builder::export::archive::{
+    ArchiveImage, ArchiveIndex, write_docker_tar, write_index_oci_tar, write_oci_tar,
+};
 use hoist_builder::store::du::disk_usage;
 use hoist_builder::store::load::load_archive;
 use hoist_frontend::graph::Platform;
@@ -54,10 +56,24 @@ pub fn run_save(args: &SaveArgs) -> Result<(), Failure> {
         parsed: &details.manifest,
         names: &names,
     };
-    let write = |w: &mut dyn Write| match args.format.as_str() {
-        "docker" => write_docker_tar(store.content(), &image, 0, w).map_err(Failure::other),
-        "oci" => write_oci_tar(store.content(), &image, 0, w).map_err(Failure::other),
-        other => Err(Failure::Usage(format!(
+    // A multi-platform entry is saved whole as OCI (docker: its host image).
+    let platforms = store
+        .platform_images(&entry.descriptor)
+        .map_err(Failure::other)?;
+    let mut index_descriptor = entry.descriptor.clone();
+    index_descriptor.annotations.clear();
+    let write = |w: &mut dyn Write| match (args.format.as_str(), &platforms) {
+        ("oci", Some(images)) => {
+            let index = ArchiveIndex {
+                index: &index_descriptor,
+                images,
+                names: &names,
+            };
+            write_index_oci_tar(store.content(), &index, 0, w).map_err(Failure::other)
+        }
+        ("docker", _) => write_docker_tar(store.content(), &image, 0, w).map_err(Failure::other),
+        ("oci", None) => write_oci_tar(store.content(), &image, 0, w).map_err(Failure::other),
+        (other, _) => Err(Failure::Usage(format!(
             "unknown --format {other:?}: expected docker or oci"
         ))),
     };

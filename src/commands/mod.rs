@@ -1,8 +1,10 @@
 //! One module per `hoist` subcommand, plus what several share: reading and
 //! parsing the Dockerfile ([`dockerfile`]) and writing to stdout.
 
+pub mod binfmt;
 pub mod build;
 pub mod build_run;
+pub mod cache_flags;
 pub mod dockerfile;
 pub mod graph;
 pub mod image_io;

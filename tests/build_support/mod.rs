@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+pub mod arm64;
 pub mod registry;
 
 pub fn hoist() -> PathBuf {
@@ -62,6 +63,27 @@ impl Project {
 
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("root")
+    }
+
+    /// Runs `hoist SUBCOMMAND --root ROOT ARGS...` on this project's root.
+    pub fn command(&self, subcommand: &str, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(hoist())
+            .args([subcommand, "--root"])
+            .arg(self.root())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// [`Project::command`] that must succeed; its stdout.
+    pub fn command_ok(&self, subcommand: &str, args: &[&str]) -> String {
+        let out = self.command(subcommand, args);
+        assert!(
+            out.status.success(),
+            "hoist {subcommand} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     pub fn out(&self) -> PathBuf {

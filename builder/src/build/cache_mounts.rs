@@ -35,7 +35,7 @@ pub fn acquire(
     gid: u32,
     seed: Option<&Path>,
 ) -> Result<CacheMount, StepError> {
-    let name = hex::encode(Sha256::digest(id.as_bytes()));
+    let name = dir_name(id);
     let io = |op: &str, p: &Path, e: std::io::Error| {
         StepError::msg(format!("cache mount {id:?}: {op} {}: {e}", p.display()))
     };
@@ -89,6 +89,12 @@ pub fn acquire(
         }
     }
     Ok(CacheMount { dir, _lock: lock })
+}
+
+/// The directory name of the cache `id` (its first instance) under the
+/// data root's `cache/mounts/`.
+pub fn dir_name(id: &str) -> String {
+    hex::encode(Sha256::digest(id.as_bytes()))
 }
 
 /// Copies the contents of `src` into the existing directory `dst`.

@@ -1,5 +1,10 @@
 //! One whole build: the Dockerfile text of a [`BuildRequest`] parsed,
 //! converted (base images resolved on the way), solved, and exported.
+//!
+//! With several `--platform`s the Dockerfile is converted once per platform
+//! and the graphs merged by vertex digest (`convert_platforms`), so steps
+//! equal for every platform run once; one solve covers every platform's
+//! target, and [`super::platforms`] exports the results as an image index.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,12 +14,14 @@ use std::time::Instant;
 use hoist_frontend::convert::{self, ConvertOptions, NamedContext};
 use hoist_frontend::graph::{BuildGraph, ImageConfig, Network, Platform};
 use hoist_snapshotter::content::ContentStore;
+use hoist_snapshotter::digest::Digest;
 use hoist_snapshotter::snapshot::{Driver, SnapshotStore};
 
 use super::error::{BuildError, StepError};
 use super::export_fs::{export_local, export_tar};
 use super::layer_meters::LayerMeters;
 use super::layers::materialize;
+use super::platforms::{export_platforms, mark_emulated, target_layers};
 use super::resolve::{BuildResolver, ResolvedMap};
 use super::result::LayerRef;
 use super::runner::StepRunner;
@@ -22,6 +29,7 @@ use super::ssh_agent::{KeyAgent, is_socket};
 use super::state::{BuildState, SolveOptions};
 use crate::export::archive::{ArchiveImage, write_docker_tar, write_layout_dir, write_oci_tar};
 use crate::export::spec::{OutputDest, OutputKind, OutputSpec};
+use crate::image::index::AssembledIndex;
 use crate::image::{AssembledImage, ImageOptions, LayerSources, assemble};
 use crate::progress::{Event, MeteredWriter, Progress, TransferMeter};
 use crate::registry::{
@@ -33,7 +41,6 @@ use crate::solver::{Cancel, SolveError, solve};
 use crate::source::image::ImageResolver;
 use crate::source::image::tag_cache::TagCache;
 use crate::store::{ImageStore, normalise_name};
-use hoist_snapshotter::digest::Digest;
 
 /// Where a build runs: the data root and the hoist executable that serves
 /// as the sandbox's init.
@@ -53,6 +60,10 @@ pub struct BuildOutcome {
     pub layers: Vec<LayerRef>,
     /// The image of the first image output (none for filesystem outputs).
     pub image: Option<ExportedImage>,
+    /// With several platforms: the index of the first image output
+    /// (`image` is then `None`; `config` and `layers` are the first
+    /// platform's).
+    pub index: Option<AssembledIndex>,
 }
 
 /// An image a build exported, and the names it was given (normalised).
@@ -73,14 +84,9 @@ pub async fn build(
     // Held until the build returns: `hoist prune` waits for it.
     let _root_lock = root.lock_shared().map_err(BuildError::setup)?;
     let dockerfile = hoist_frontend::parser::parse(&req.dockerfile_text)?;
-    let platform = match req.platforms.as_slice() {
-        [] => linux_host(),
-        [p] => p.clone(),
-        _ => {
-            return Err(BuildError::setup(
-                "building several platforms at once is not supported yet; pass one --platform",
-            ));
-        }
+    let platforms = match req.platforms.as_slice() {
+        [] => vec![linux_host()],
+        ps => ps.to_vec(),
     };
     let mut local_dirs = BTreeMap::from([("context".to_string(), req.context.clone())]);
     let mut named = BTreeMap::new();
@@ -112,7 +118,7 @@ pub async fn build(
     let opts = ConvertOptions {
         target: req.target.clone(),
         build_args,
-        target_platform: platform.clone(),
+        target_platform: platforms[0].clone(),
         build_platform: linux_host(),
         named_contexts: named,
         labels: req.labels.clone(),
@@ -142,10 +148,14 @@ pub async fn build(
         resolved: resolved.clone(),
     };
     let text = req.dockerfile_text.clone();
-    let graph =
-        tokio::task::spawn_blocking(move || convert::convert(&dockerfile, &text, &opts, &resolver))
-            .await
-            .map_err(BuildError::setup)??;
+    let converted = tokio::task::spawn_blocking(move || {
+        convert::convert_platforms(&dockerfile, &text, &opts, &platforms, &resolver)
+    })
+    .await
+    .map_err(BuildError::setup)??;
+    let roots = converted.roots();
+    let (mut graph, targets) = (converted.graph, converted.targets);
+    mark_emulated(&mut graph, &Platform::host());
     for w in &graph.warnings {
         progress.emit(Event::Warning {
             message: w.message.clone(),
@@ -218,30 +228,34 @@ pub async fn build(
         local_dirs,
         dockerfile: req.dockerfile.clone(),
     };
-    let state = Arc::new(BuildState::new(
-        graph.clone(),
-        root,
-        content,
-        snapshots,
-        records,
-        images,
-        registry,
-        resolved,
-        progress.clone(),
-        solve_opts,
-    ));
+    let remote_cache = crate::remote_cache::RemoteCache::open(
+        &req.cache_from,
+        req.cache_to.clone(),
+        registry.clone(),
+        &content,
+        progress.as_ref(),
+    )
+    .await;
+    let state = Arc::new(
+        BuildState::new(
+            graph.clone(),
+            root,
+            content,
+            snapshots,
+            records,
+            images,
+            registry,
+            resolved,
+            progress.clone(),
+            solve_opts,
+        )
+        .with_remote_cache(remote_cache),
+    );
     let target = graph.target_stage().clone();
     let runner = Arc::new(StepRunner {
         state: state.clone(),
     });
-    let results = solve(
-        &graph,
-        &[target.result],
-        req.jobs.max(1),
-        runner,
-        cancel.clone(),
-    )
-    .await;
+    let results = solve(&graph, &roots, req.jobs.max(1), runner, cancel.clone()).await;
     state.save_context_caches();
     let results = results.map_err(|e| match e {
         SolveError::Vertex { vertex, error } => step_error(&graph, vertex.0, error),
@@ -256,6 +270,7 @@ pub async fn build(
         .get(&target.result)
         .map(|r| r.layers().to_vec())
         .unwrap_or_default();
+    let several = targets.len() > 1;
 
     let outputs = if req.outputs.is_empty() {
         // No -o: the local image store, under the -t names.
@@ -265,6 +280,17 @@ pub async fn build(
     } else {
         req.outputs.clone()
     };
+    if several {
+        let per_platform = target_layers(&graph, &targets, &results);
+        let index = export_platforms(req, &state, &graph, per_platform, &outputs).await?;
+        return Ok(BuildOutcome {
+            graph: graph.clone(),
+            config: target.config.clone(),
+            layers,
+            image: None,
+            index,
+        });
+    }
     let mut image = None;
     for out in &outputs {
         let started = Instant::now();
@@ -296,6 +322,10 @@ pub async fn build(
                         // Base layers are rewritten from their unpacked form.
                         materialize(&st, &layers2)?;
                     }
+                    let mut options = options.clone();
+                    st.remote_cache
+                        .prepare_image(&st, &layers2, &mut options)
+                        .map_err(StepError::msg)?;
                     let image = assemble(src, &layers2, &config, &options);
                     meters.finish();
                     image.map_err(StepError::other)
@@ -323,7 +353,7 @@ pub async fn build(
                                 .map_err(StepError::other)?;
                         }
                         if push {
-                            push_image(&st, &img, &names)?;
+                            push_image(&st, &img.manifest_digest, &names)?;
                         }
                         Ok(Some(img))
                     }
@@ -388,17 +418,25 @@ pub async fn build(
             duration: started.elapsed(),
         });
     }
+    if !req.cache_to.is_empty() {
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || st.remote_cache.export(&st))
+            .await
+            .map_err(BuildError::setup)?
+            .map_err(BuildError::Setup)?;
+    }
     Ok(BuildOutcome {
         graph: graph.clone(),
         config: target.config.clone(),
         layers,
         image,
+        index: None,
     })
 }
 
 /// The names an image output gives: its `name=` values and the `-t` tags,
 /// normalised (`app` → `docker.io/library/app:latest`), without duplicates.
-fn output_names(out: &OutputSpec, tags: &[String]) -> Result<Vec<String>, String> {
+pub(super) fn output_names(out: &OutputSpec, tags: &[String]) -> Result<Vec<String>, String> {
     let mut names: Vec<String> = Vec::new();
     for n in out.names.iter().chain(tags) {
         let full = normalise_name(n).map_err(|e| format!("image name {n:?}: {e}"))?;
@@ -410,7 +448,7 @@ fn output_names(out: &OutputSpec, tags: &[String]) -> Result<Vec<String>, String
 }
 
 /// How an output wants its image assembled.
-fn image_options(out: &OutputSpec, req: &BuildRequest) -> ImageOptions {
+pub(super) fn image_options(out: &OutputSpec, req: &BuildRequest) -> ImageOptions {
     let mut annotations = BTreeMap::new();
     for (key, value) in out.annotations.iter().chain(&req.annotations) {
         // `[LEVEL:]KEY`: only the manifest level exists for a single image.
@@ -433,12 +471,12 @@ fn image_options(out: &OutputSpec, req: &BuildRequest) -> ImageOptions {
     }
 }
 
-/// `type=registry` / `push=true` / `--push`: pushes the assembled image
+/// `type=registry` / `push=true` / `--push`: pushes the assembled image or index
 /// (its blobs are in the content store) to each of `names`. Blobs the
 /// registry already has are skipped; the manifest goes last.
-fn push_image(
+pub(super) fn push_image(
     state: &BuildState,
-    image: &AssembledImage,
+    manifest_digest: &Digest,
     names: &[String],
 ) -> Result<(), StepError> {
     if names.is_empty() {
@@ -455,7 +493,7 @@ fn push_image(
             .block_on(push_image_with(
                 &state.registry,
                 &state.content,
-                &image.manifest_digest,
+                manifest_digest,
                 &target,
                 &PushOptions::default(),
                 &|event| meters.observe(event),

@@ -175,8 +175,9 @@ impl StepHistory {
     pub fn save(&self) -> std::io::Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        serde_json::to_writer(&mut tmp, &self.current)?;
-        tmp.flush()?;
+        // One write: serde_json writes token by token, a syscall each
+        // on an unbuffered file (the record lists every context file).
+        tmp.write_all(&serde_json::to_vec(&self.current)?)?;
         tmp.persist(&self.path).map_err(|e| e.error)?;
         Ok(())
     }

@@ -1,52 +1,29 @@
-//! Progress of the layers an export compresses: one [`TransferMeter`] per
+//! Progress of the layers an export writes: one meter per
 //! layer written, under the export's task, counting uncompressed bytes (the
 //! total is not known before the layer's tar is written).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use hoist_snapshotter::digest::Digest;
 
-use crate::progress::{Progress, TransferMeter};
+use crate::progress::{Progress, TaskMeters};
 
 /// The meters of the layers of one export.
-pub struct LayerMeters {
-    progress: Arc<dyn Progress>,
-    task: String,
-    meters: Mutex<HashMap<Digest, TransferMeter>>,
-}
+pub struct LayerMeters(TaskMeters);
 
 impl LayerMeters {
     pub fn new(progress: Arc<dyn Progress>, task: &str) -> LayerMeters {
-        LayerMeters {
-            progress,
-            task: task.to_string(),
-            meters: Mutex::new(HashMap::new()),
-        }
+        LayerMeters(TaskMeters::new(progress, task))
     }
 
     /// Layer `id` has had `bytes` of its tar compressed so far.
     pub fn observe(&self, id: &Digest, bytes: u64) {
-        let mut meters = self.meters.lock().unwrap_or_else(|p| p.into_inner());
-        meters
-            .entry(id.clone())
-            .or_insert_with(|| {
-                TransferMeter::new(
-                    self.progress.clone(),
-                    self.task.clone(),
-                    format!("compressing layer {}", short(id)),
-                    None,
-                )
-            })
-            .set(bytes);
+        self.0.set(&format!("layer {}", short(id)), bytes, None);
     }
 
     /// Reports every layer seen complete.
     pub fn finish(&self) {
-        let mut meters = self.meters.lock().unwrap_or_else(|p| p.into_inner());
-        for meter in meters.values_mut() {
-            meter.finish();
-        }
+        self.0.finish_all();
     }
 }
 
@@ -74,7 +51,7 @@ mod tests {
             last,
             Event::Transfer {
                 task: "exporting to image".into(),
-                item: format!("compressing layer sha256:{}", "b".repeat(12)),
+                item: format!("layer sha256:{}", "b".repeat(12)),
                 current: 250,
                 total: Some(250),
             }

@@ -37,6 +37,13 @@ fn materialize_one(
             layer.id
         )));
     };
+    if !state.content.contains(&blob.digest) {
+        // A layer imported from a remote cache is fetched on first use.
+        state
+            .remote_cache
+            .ensure_blob(&state.content, &blob.digest)
+            .map_err(StepError::msg)?;
+    }
     let content = state.content.clone();
     state
         .snapshots

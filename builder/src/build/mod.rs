@@ -4,6 +4,7 @@
 //!
 //! - [`entry`]: one whole build, from request to exported result.
 //! - [`resolve`]: base images for the conversion step.
+//! - [`platforms`]: emulated steps, multi-platform exports (image index).
 //! - [`export_fs`]: `type=local` and `type=tar` outputs.
 //! - [`state`]: what one build shares between its tasks.
 //! - [`runner`]: per-vertex dispatch, cache lookups, progress events.
@@ -25,6 +26,7 @@ pub mod file_step;
 pub mod http_step;
 pub mod layer_meters;
 pub mod layers;
+pub mod platforms;
 pub mod resolve;
 pub mod result;
 pub mod run_step;

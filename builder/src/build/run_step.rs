@@ -50,6 +50,10 @@ pub fn run_exec(
     key: &CacheKey,
     cancel: &CancelToken,
 ) -> Result<Vec<LayerRef>, StepError> {
+    if let Some(stage) = vertex.stage.and_then(|s| state.graph.stages.get(s)) {
+        exec::binfmt::check_can_run(&state.host_platform, &stage.platform)
+            .map_err(StepError::other)?;
+    }
     let (base, snap) = writable_snapshot(state, inputs)?;
     let rootfs = snap.root().to_path_buf();
     let mut guards = MountGuards::default();
@@ -237,7 +241,8 @@ fn resolve_mounts(
                             .map_err(StepError::other)?;
                         Some(dir.join(rel))
                     }
-                    None => None,
+                    // A new cache may start from an imported one (--cache-from).
+                    None => state.remote_cache.cache_mount_seed(state, id),
                 };
                 let cache = cache_mounts::acquire(
                     &state.root.cache_mounts(),

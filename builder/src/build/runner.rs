@@ -45,11 +45,15 @@ impl Runner for StepRunner {
     ) -> impl Future<Output = Result<Arc<VertexResult>, StepError>> + Send + 'static {
         async move {
             let v = self.state.graph.vertex(vertex).clone();
-            match &v.op {
+            let result = match &v.op {
                 Op::Source(src) => self.source(vertex.0, &v, src).await,
                 _ => self.step(vertex.0, &v, inputs, cancel).await,
             }
-            .map(Arc::new)
+            .map(Arc::new);
+            if let Ok(r) = &result {
+                self.state.remote_cache.note(vertex.0, r);
+            }
+            result
         }
     }
 }
@@ -184,7 +188,11 @@ impl StepRunner {
             _ => None,
         };
         let input_keys: Vec<&CacheKey> = inputs.iter().map(|r| &r.cache_key).collect();
-        let key = CacheKey::compute(&v.digest, &input_keys, external.as_deref());
+        // The op alone, not `v.digest`: that one folds in the inputs'
+        // definitions, which name machine-specific things (an OCI layout's
+        // path); the inputs enter through their keys.
+        let op_digest = hoist_frontend::graph::vertex_digest(&v.op, &[]);
+        let key = CacheKey::compute(&op_digest, &input_keys, external.as_deref());
         if let Op::Merge = v.op {
             let layers = inputs
                 .iter()
@@ -228,6 +236,16 @@ impl StepRunner {
                     ),
                 }),
                 Lookup::Miss => {}
+            }
+            if let Some(layers) = state.remote_cache.lookup(&state, &key, &v.name).await {
+                self.emit(Event::Cached {
+                    vertex: index,
+                    name: v.name.clone(),
+                });
+                return Ok(VertexResult {
+                    cache_key: key,
+                    kind: ResultKind::Fs(layers),
+                });
             }
         }
         self.emit(Event::Started {
@@ -302,14 +320,31 @@ impl StepRunner {
     }
 }
 
-/// The result of an image source: its layers, keyed by the manifest digest.
+/// The result of an image source: its layers, keyed by the manifest digest
+/// (and the platform), not by where the image came from: the same image from
+/// another registry or layout path is the same cache key on every machine.
+/// An image without a known digest falls back to its vertex digest.
 fn image_result(v: &Vertex, img: &ResolvedImage) -> VertexResult {
     let pin: Option<String> = img
         .manifest_digest()
         .or(img.config_digest.as_ref())
         .map(Digest::to_string);
+    let platform = match &v.op {
+        Op::Source(SourceOp::Image { platform, .. } | SourceOp::OciLayout { platform, .. }) => {
+            platform.to_string()
+        }
+        _ => String::new(),
+    };
+    let cache_key = match &pin {
+        Some(pin) => CacheKey::compute(
+            "hoist-image-source-v1",
+            &[],
+            Some(&format!("{platform}\n{pin}")),
+        ),
+        None => CacheKey::compute(&v.digest, &[], None),
+    };
     VertexResult {
-        cache_key: CacheKey::compute(&v.digest, &[], pin.as_deref()),
+        cache_key,
         kind: ResultKind::Fs(
             img.layers
                 .iter()

@@ -62,6 +62,8 @@ pub struct BuildState {
     pub progress: Arc<dyn Progress>,
     pub opts: SolveOptions,
     pub host_platform: Platform,
+    /// `--cache-from` / `--cache-to` (empty when none was given).
+    pub remote_cache: crate::remote_cache::RemoteCache,
 }
 
 impl BuildState {
@@ -91,7 +93,14 @@ impl BuildState {
             progress,
             opts,
             host_platform: Platform::host(),
+            remote_cache: Default::default(),
         }
+    }
+
+    /// The build with remote cache sources and exports.
+    pub fn with_remote_cache(mut self, remote_cache: crate::remote_cache::RemoteCache) -> Self {
+        self.remote_cache = remote_cache;
+        self
     }
 
     /// The local context `name`, opened (walked, with its ignore rules and

@@ -58,6 +58,7 @@
 //! time slice) and ~1 ms detaching the old root (an RCU grace period).
 
 pub mod apply;
+pub mod binfmt;
 pub mod init;
 pub mod plan;
 pub mod rootpath;

@@ -108,13 +108,23 @@ pub fn write_layout_dir(
     image: &ArchiveImage<'_>,
     dir: &Path,
 ) -> Result<(), ArchiveError> {
+    write_layout(content, &layout_index(image), blobs(image), dir)
+}
+
+/// Writes a layout directory with `index` as index.json and `blobs`.
+fn write_layout(
+    content: &ContentStore,
+    index: &ImageIndex,
+    blobs: Vec<(Digest, u64)>,
+    dir: &Path,
+) -> Result<(), ArchiveError> {
     let io = |op, path: &Path| {
         let path = path.to_path_buf();
         move |source| ArchiveError::Io { op, path, source }
     };
     let blob_dir = dir.join("blobs/sha256");
     fs::create_dir_all(&blob_dir).map_err(io("create", &blob_dir))?;
-    for (digest, _) in blobs(image) {
+    for (digest, _) in blobs {
         let dest = blob_dir.join(digest.hex());
         if dest.exists() {
             continue;
@@ -126,8 +136,8 @@ pub fn write_layout_dir(
     }
     let marker = dir.join("oci-layout");
     fs::write(&marker, LAYOUT_MARKER).map_err(io("write", &marker))?;
-    let index = dir.join("index.json");
-    fs::write(&index, json(&layout_index(image))).map_err(io("write", &index))?;
+    let index_path = dir.join("index.json");
+    fs::write(&index_path, json(index)).map_err(io("write", &index_path))?;
     Ok(())
 }
 
@@ -140,6 +150,73 @@ pub fn write_oci_tar(
 ) -> Result<(), ArchiveError> {
     let mut tar = ArchiveTar::new(out, mtime);
     tar.layout(content, image)?;
+    tar.finish()
+}
+
+/// A multi-platform image an OCI layout holds: the index descriptor, each
+/// entry of the index with its parsed manifest, and the names. The
+/// layout's index.json points at the image index (a nested index, as
+/// BuildKit writes it), which points at the platforms' manifests.
+#[derive(Debug, Clone, Copy)]
+pub struct ArchiveIndex<'a> {
+    pub index: &'a Descriptor,
+    pub images: &'a [(Descriptor, ImageManifest)],
+    pub names: &'a [String],
+}
+
+impl ArchiveIndex<'_> {
+    fn layout_index(&self) -> Option<ImageIndex> {
+        let (_, first) = self.images.first()?;
+        Some(layout_index(&ArchiveImage {
+            manifest: self.index,
+            parsed: first,
+            names: self.names,
+        }))
+    }
+
+    /// Every platform's blobs, then the index.
+    fn blobs(&self) -> Vec<(Digest, u64)> {
+        let mut out: Vec<(Digest, u64)> = Vec::new();
+        for (d, m) in self.images {
+            let image = ArchiveImage {
+                manifest: d,
+                parsed: m,
+                names: &[],
+            };
+            for b in blobs(&image) {
+                if !out.contains(&b) {
+                    out.push(b);
+                }
+            }
+        }
+        out.push((self.index.digest.clone(), self.index.size));
+        out
+    }
+}
+
+/// Writes a multi-platform image as an OCI layout directory at `dir`.
+pub fn write_index_layout_dir(
+    content: &ContentStore,
+    image: &ArchiveIndex<'_>,
+    dir: &Path,
+) -> Result<(), ArchiveError> {
+    let Some(index) = image.layout_index() else {
+        return Ok(());
+    };
+    write_layout(content, &index, image.blobs(), dir)
+}
+
+/// Writes a multi-platform image as an OCI layout in a tar to `out`.
+pub fn write_index_oci_tar(
+    content: &ContentStore,
+    image: &ArchiveIndex<'_>,
+    mtime: u64,
+    out: impl Write,
+) -> Result<(), ArchiveError> {
+    let mut tar = ArchiveTar::new(out, mtime);
+    if let Some(index) = image.layout_index() {
+        tar.layout_of(content, &index, image.blobs())?;
+    }
     tar.finish()
 }
 
@@ -240,11 +317,20 @@ impl<W: Write> ArchiveTar<W> {
         content: &ContentStore,
         image: &ArchiveImage<'_>,
     ) -> Result<(), ArchiveError> {
+        self.layout_of(content, &layout_index(image), blobs(image))
+    }
+
+    fn layout_of(
+        &mut self,
+        content: &ContentStore,
+        index: &ImageIndex,
+        blobs: Vec<(Digest, u64)>,
+    ) -> Result<(), ArchiveError> {
         self.file("oci-layout", LAYOUT_MARKER)?;
-        self.file("index.json", &json(&layout_index(image)))?;
+        self.file("index.json", &json(index))?;
         self.dir("blobs/")?;
         self.dir("blobs/sha256/")?;
-        for (digest, size) in blobs(image) {
+        for (digest, size) in blobs {
             self.blob(content, &digest, size)?;
         }
         Ok(())

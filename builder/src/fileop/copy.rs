@@ -25,6 +25,7 @@ use std::path::{Component, Path, PathBuf};
 
 use hoist_frontend::instructions::Chmod;
 
+use super::parallel::{EntryMeta, FileJob, Pending, apply_meta};
 use super::wildcard;
 use super::{FileOpError, Owner, io_err, set_owner_mode_times};
 use crate::exec::rootpath::resolve_in_root;
@@ -89,6 +90,7 @@ pub fn copy(src_root: &Path, dest_root: &Path, spec: &CopySpec) -> Result<CopySt
         stats: CopyStats::default(),
         links: HashMap::new(),
         source_rel: String::new(),
+        pending: Pending::default(),
     };
     ctx.mkdir_all(dest_root, &ensure)?;
     let dest_host = dest_root.join(resolve_in_root(dest_root, &clean_dest)?);
@@ -120,6 +122,8 @@ pub fn copy(src_root: &Path, dest_root: &Path, spec: &CopySpec) -> Result<CopySt
             }
             ctx.source_rel = rel.clone();
             ctx.copy_one(&src_host, &rel, &dest)?;
+            // Written before the next source, which may overwrite them.
+            ctx.pending.flush()?;
         }
     }
     Ok(ctx.stats)
@@ -132,6 +136,8 @@ struct Copier<'a> {
     links: HashMap<(u64, u64), PathBuf>,
     /// The source being copied, relative to the source root.
     source_rel: String,
+    /// Files and directory metadata queued for [`Pending::flush`].
+    pending: Pending,
 }
 
 impl Copier<'_> {
@@ -238,6 +244,7 @@ impl Copier<'_> {
                 .collect::<Result<_, _>>()
                 .map_err(io_err("read directory", src))?;
             names.sort();
+            let entries_before = self.stats.files + self.stats.dirs;
             for name in names {
                 let child_rel = if rel.is_empty() {
                     name.to_string_lossy().into_owned()
@@ -247,10 +254,9 @@ impl Copier<'_> {
                 self.copy_tree(&src.join(&name), &child_rel, &target.join(&name), true)?;
             }
             if tentative && created {
-                let empty = fs::read_dir(target)
-                    .map_err(io_err("read directory", target))?
-                    .next()
-                    .is_none();
+                // Nothing copied into it (files may still be queued, so
+                // the counters tell, not the directory).
+                let empty = self.stats.files + self.stats.dirs == entries_before;
                 if empty {
                     fs::remove_dir(target).map_err(io_err("remove", target))?;
                     self.stats.dirs -= 1;
@@ -274,10 +280,18 @@ impl Copier<'_> {
                     fs::hard_link(first, target).map_err(io_err("hard link", target))?;
                     return Ok(());
                 }
-                fs::copy(src, target).map_err(io_err("copy to", target))?;
                 self.stats.bytes += meta.len();
                 if meta.nlink() > 1 {
+                    fs::copy(src, target).map_err(io_err("copy to", target))?;
                     self.links.insert(key, target.to_path_buf());
+                } else {
+                    self.stats.files += 1;
+                    self.pending.files.push(FileJob {
+                        src: src.to_path_buf(),
+                        target: target.to_path_buf(),
+                        meta: self.entry_meta(&meta),
+                    });
+                    return Ok(());
                 }
             } else if ft.is_symlink() {
                 let link = fs::read_link(src).map_err(io_err("readlink", src))?;
@@ -295,34 +309,43 @@ impl Copier<'_> {
             self.stats.files += 1;
         }
         if write_meta {
-            let (uid, gid) = match (self.spec.owner, self.spec.kind) {
-                (Some(o), _) => (o.uid, o.gid),
-                (None, SourceKind::Context) => (0, 0),
-                (None, SourceKind::Filesystem) => (meta.uid(), meta.gid()),
-            };
-            let mode = match self.spec.chmod {
-                Some(c) => c.apply(meta.mode(), ft.is_dir()),
-                None => meta.mode() & 0o7777,
-            };
-            if !ft.is_symlink() {
-                copy_xattrs(src, target);
-            }
-            let mtime = self.spec.mtime.unwrap_or(meta.mtime());
-            let nsec = if self.spec.mtime.is_some() {
-                0
+            let entry = self.entry_meta(&meta);
+            if ft.is_dir() {
+                // After the files queued inside it are written.
+                self.pending
+                    .dirs
+                    .push((src.to_path_buf(), target.to_path_buf(), entry));
             } else {
-                meta.mtime_nsec()
-            };
-            set_owner_mode_times(
-                target,
-                uid,
-                gid,
-                (!ft.is_symlink()).then_some(mode),
-                mtime,
-                nsec,
-            )?;
+                apply_meta(src, target, &entry)?;
+            }
         }
         Ok(())
+    }
+
+    /// The owner, mode and times a copied entry gets.
+    fn entry_meta(&self, meta: &fs::Metadata) -> EntryMeta {
+        let ft = meta.file_type();
+        let (uid, gid) = match (self.spec.owner, self.spec.kind) {
+            (Some(o), _) => (o.uid, o.gid),
+            (None, SourceKind::Context) => (0, 0),
+            (None, SourceKind::Filesystem) => (meta.uid(), meta.gid()),
+        };
+        let mode = match self.spec.chmod {
+            Some(c) => c.apply(meta.mode(), ft.is_dir()),
+            None => meta.mode() & 0o7777,
+        };
+        let (mtime, nsec) = match self.spec.mtime {
+            Some(t) => (t, 0),
+            None => (meta.mtime(), meta.mtime_nsec()),
+        };
+        EntryMeta {
+            uid,
+            gid,
+            mode: (!ft.is_symlink()).then_some(mode),
+            mtime,
+            nsec,
+            xattrs: !ft.is_symlink(),
+        }
     }
 
     /// Creates container directory `path` (and its parents) in `root`.
@@ -457,17 +480,5 @@ fn parent_of(p: &str) -> String {
     match p.rfind('/') {
         Some(0) | None => "/".to_string(),
         Some(i) => p[..i].to_string(),
-    }
-}
-
-/// Copies extended attributes; failures (unsupported, not permitted) are
-/// skipped like BuildKit's xattr error handler does for COPY.
-fn copy_xattrs(src: &Path, dst: &Path) {
-    if let Ok(names) = xattr::list(src) {
-        for name in names {
-            if let Ok(Some(value)) = xattr::get(src, &name) {
-                let _ = xattr::set(dst, &name, &value);
-            }
-        }
     }
 }

@@ -4,13 +4,14 @@
 //! [`hoist_frontend::instructions::Chmod`]), `--chown` resolution against the
 //! destination's own `/etc/passwd` and `/etc/group` ([`resolve_owner`]),
 //! Go-compatible wildcards ([`wildcard`]) and archive extraction for ADD
-//! ([`unpack`]).
+//! ([`unpack`]). Regular files are written by a few threads (`parallel`).
 //!
 //! Every path inside a root is resolved with
 //! [`crate::exec::rootpath::resolve_in_root`], so an image's symlinks are
 //! followed inside the image and never out of it.
 
 pub mod copy;
+mod parallel;
 pub mod unpack;
 pub mod wildcard;
 

@@ -14,15 +14,15 @@
 //! plain layer are kept as they are, so the result of an image that needs
 //! nothing is the image itself.
 
-use std::fs;
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use hoist_snapshotter::content::{ContentError, ContentStore};
 use hoist_snapshotter::digest::Digest;
 use hoist_snapshotter::layer::compress::Encoding;
 
-use super::layer_blob::{LayerBlob, RecompressError, media_type_for, recompress};
+use super::layer_blob::{
+    LayerBlob, RecompressError, media_type_for, read_record, recompress, write_record,
+};
 use crate::source::image::manifest::{
     DOCKER_LAYER_TAR, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, ManifestDocument, ManifestError,
     OCI_LAYER_TAR,
@@ -125,9 +125,7 @@ fn compressed_blob(
     encoding: Encoding,
 ) -> Result<LayerBlob, CompressedCopyError> {
     let record = record_path(records, digest, encoding);
-    if let Some(hit) = fs::read(&record)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<LayerBlob>(&b).ok())
+    if let Some(hit) = read_record(&record)
         && content.contains(&hit.digest)
     {
         return Ok(hit);
@@ -145,20 +143,11 @@ fn compressed_blob(
     Ok(blob)
 }
 
+/// Beside the records of the layer ids (`ROOT/cache/layers/<hex>/`), under
+/// the plain blob's digest, with a name of its own.
 fn record_path(dir: &Path, blob: &Digest, encoding: Encoding) -> PathBuf {
-    let codec = format!("{:?}", encoding.codec).to_lowercase();
-    dir.join(format!(
-        "blob-{}-{codec}-{}.json",
-        blob.hex(),
-        encoding.level
+    dir.join(blob.hex()).join(format!(
+        "from-blob-{}-{}.json",
+        encoding.codec, encoding.level
     ))
-}
-
-fn write_record(path: &Path, blob: &LayerBlob) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(&serde_json::to_vec(blob).map_err(io::Error::other)?)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

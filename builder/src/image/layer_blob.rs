@@ -87,7 +87,11 @@ pub fn layer_blob(
 ) -> Result<Option<LayerBlob>, LayerBlobError> {
     let encoding = opts.encoding();
     let rewrite = opts.rewrite_timestamp && opts.source_date_epoch.is_some();
-    if let Some(blob) = layer.blob.as_ref().filter(|_| !rewrite) {
+    // Only base-image layers (named by their diff_id) keep their blob as it
+    // is: a built layer with a blob (imported from a remote cache) is
+    // exported like one this build wrote, through the memo below.
+    let base = layer.diff_id.as_ref() == Some(&layer.id);
+    if let Some(blob) = layer.blob.as_ref().filter(|_| !rewrite && base) {
         let codec = Codec::from_media_type(&blob.media_type).ok();
         let keep = match (opts.force_compression, opts.compression.is_some()) {
             (false, false) => true,
@@ -173,6 +177,24 @@ pub fn layer_blob(
     Ok(Some(produced))
 }
 
+/// Records that the built layer `id`, written with `encoding` and `epoch`,
+/// is `blob` (a remote cache import does this, so that an export with the
+/// same options reuses the imported blob instead of writing it again).
+/// An existing memo is kept.
+pub fn remember(
+    records: &Path,
+    id: &Digest,
+    encoding: Encoding,
+    epoch: Option<i64>,
+    blob: &LayerBlob,
+) -> io::Result<()> {
+    let path = record_path(records, id, encoding, epoch);
+    if path.exists() {
+        return Ok(());
+    }
+    write_record(&path, blob)
+}
+
 /// Whether the layer directory `dir` (overlay form) changes nothing: it
 /// holds only directories that exist below with the same mode, owner and
 /// mtime, none of them opaque. (A RUN leaves such directories behind when
@@ -242,11 +264,13 @@ fn record_path(dir: &Path, id: &Digest, encoding: Encoding, epoch: Option<i64>) 
     ))
 }
 
-fn read_record(path: &Path) -> Option<LayerBlob> {
+/// A memo record, if it can be read.
+pub(crate) fn read_record(path: &Path) -> Option<LayerBlob> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
-fn write_record(path: &Path, blob: &LayerBlob) -> io::Result<()> {
+/// Writes a memo record atomically (temp file, rename).
+pub(crate) fn write_record(path: &Path, blob: &LayerBlob) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;

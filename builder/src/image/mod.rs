@@ -8,6 +8,7 @@
 //!
 //! - [`layer_blob`]: one layer's blob (reused, compressed from its directory
 //!   or recompressed from another blob), memoised per encoding.
+//! - [`index`]: the image index of a multi-platform build.
 //! - [`history`]: matching history entries to layers, timestamps.
 //! - [`compressed_copy`]: a stored image with plain layers made ready for a
 //!   registry (its plain layers compressed).
@@ -18,6 +19,7 @@
 
 pub mod compressed_copy;
 pub mod history;
+pub mod index;
 pub mod layer_blob;
 
 use std::collections::BTreeMap;

@@ -4,8 +4,9 @@
 //! flooded: one event per item at most every [`INTERVAL`], plus the first
 //! and the last.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{Event, Progress};
@@ -101,6 +102,49 @@ impl TransferMeter {
             current,
             total: self.total,
         });
+    }
+}
+
+/// The meters of the items of one task (the blobs of a push, the layers of
+/// an export), created on first sight of an item.
+pub struct TaskMeters {
+    progress: Arc<dyn Progress>,
+    task: String,
+    meters: Mutex<HashMap<String, TransferMeter>>,
+}
+
+impl TaskMeters {
+    pub fn new(progress: Arc<dyn Progress>, task: impl Into<String>) -> TaskMeters {
+        TaskMeters {
+            progress,
+            task: task.into(),
+            meters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The task name; a phase that ends the task starts with it.
+    pub fn task(&self) -> &str {
+        &self.task
+    }
+
+    /// `item` has moved `current` bytes of `total`.
+    pub fn set(&self, item: &str, current: u64, total: Option<u64>) {
+        let mut meters = self.meters.lock().unwrap_or_else(|p| p.into_inner());
+        let meter = match meters.get_mut(item) {
+            Some(m) => m,
+            None => meters.entry(item.to_string()).or_insert_with(|| {
+                TransferMeter::new(self.progress.clone(), self.task.clone(), item, total)
+            }),
+        };
+        meter.set(current);
+    }
+
+    /// Reports every item seen complete.
+    pub fn finish_all(&self) {
+        let mut meters = self.meters.lock().unwrap_or_else(|p| p.into_inner());
+        for meter in meters.values_mut() {
+            meter.finish();
+        }
     }
 }
 

@@ -273,6 +273,22 @@ impl RegistryClient {
         })
     }
 
+    /// Whether `reference`'s repository has the blob `digest` (a HEAD
+    /// request; used by the remote cache to check a record before using it).
+    pub async fn blob_exists(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        let (client, auth) = self.client_for(reference)?;
+        let oref = Self::oci_reference(reference);
+        self.authenticate(reference, &client, &auth, &oref).await?;
+        let text = digest.to_string();
+        self.retrying(|| client.blob_exists(&oref, &text))
+            .await
+            .map_err(|e| classify(reference, e))
+    }
+
     /// Streams one blob of `reference`'s repository into `store`, verified
     /// against `descriptor`; does nothing if the store has it already.
     pub async fn fetch_blob(

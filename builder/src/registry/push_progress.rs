@@ -1,63 +1,44 @@
-//! A push's [`PushEvent`]s as byte transfers: one [`TransferMeter`] per blob
-//! sent, all under the task `pushing REF`, so renderers show sizes and rates
-//! of uploads the way they show pulls.
+//! A push's [`PushEvent`]s as byte transfers: one meter per blob sent, all
+//! under the task `pushing REF`, so renderers show sizes and rates of
+//! uploads the way they show pulls.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use hoist_snapshotter::digest::Digest;
+use std::sync::Arc;
 
 use super::push::PushEvent;
 use super::reference::Reference;
-use crate::progress::{Progress, TransferMeter};
+use crate::progress::{Progress, TaskMeters};
 
 /// Meters for the blobs of one push.
-pub struct PushMeters {
-    progress: Arc<dyn Progress>,
-    task: String,
-    meters: Mutex<HashMap<Digest, TransferMeter>>,
-}
+pub struct PushMeters(TaskMeters);
 
 impl PushMeters {
     /// Meters reporting to `progress` under `pushing {target}`.
     pub fn new(progress: Arc<dyn Progress>, target: &Reference) -> PushMeters {
-        PushMeters {
-            progress,
-            task: format!("pushing {target}"),
-            meters: Mutex::new(HashMap::new()),
-        }
+        PushMeters(TaskMeters::new(progress, format!("pushing {target}")))
     }
 
     /// The task name; a phase that ends the push starts with it.
     pub fn task(&self) -> &str {
-        &self.task
+        self.0.task()
     }
 
     /// Feeds one push event (the callback of `push_image_with`).
     pub fn observe(&self, event: PushEvent) {
-        let PushEvent::Blob {
+        if let PushEvent::Blob {
             digest,
             current,
             total,
         } = event
-        else {
-            return;
-        };
-        let mut meters = self.meters.lock().unwrap_or_else(|p| p.into_inner());
-        let meter = meters.entry(digest.clone()).or_insert_with(|| {
-            TransferMeter::new(
-                self.progress.clone(),
-                self.task.clone(),
-                digest.to_string(),
-                Some(total),
-            )
-        });
-        meter.set(current);
+        {
+            self.0.set(&digest.to_string(), current, Some(total));
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use hoist_snapshotter::digest::Digest;
+
     use super::*;
     use crate::progress::{Event, Recorded};
 

@@ -105,7 +105,7 @@ impl HttpCache {
     pub fn put(&self, url: &str, v: &Validators) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-        serde_json::to_writer(&mut tmp, v)?;
+        std::io::Write::write_all(&mut tmp, &serde_json::to_vec(v)?)?;
         tmp.persist(self.file(url)).map_err(|e| e.error)?;
         Ok(())
     }

@@ -14,6 +14,10 @@
 //! concurrent hoist processes never lose each other's tags. An image that
 //! loses its last name stays as an unnamed entry (Docker's dangling image)
 //! until it is removed by id.
+//!
+//! An entry may be an image index (a multi-platform build): [`ImageStore::details`]
+//! then reads the host platform's image (else the first), and
+//! [`ImageStore::platform_images`] lists every platform's manifest.
 
 pub mod du;
 pub mod load;
@@ -23,7 +27,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use hoist_frontend::graph::ImageConfig;
+use hoist_frontend::graph::{ImageConfig, Platform};
 use hoist_snapshotter::content::{ContentError, ContentStore};
 use hoist_snapshotter::digest::Digest;
 use nix::fcntl::{Flock, FlockArg};
@@ -286,26 +290,64 @@ impl ImageStore {
         Err(StoreError::NotFound(name.to_string()))
     }
 
-    /// Reads the manifest and config of an entry.
-    pub fn details(&self, descriptor: &Descriptor) -> Result<ImageDetails, StoreError> {
-        let read = |d: &Digest| {
-            self.content.read(d).map_err(|source| StoreError::Content {
-                digest: d.clone(),
-                source,
-            })
-        };
-        let bytes = read(&descriptor.digest)?;
-        let manifest = match ManifestDocument::parse(
+    fn read_blob(&self, d: &Digest) -> Result<Vec<u8>, StoreError> {
+        self.content.read(d).map_err(|source| StoreError::Content {
+            digest: d.clone(),
+            source,
+        })
+    }
+
+    fn document(&self, descriptor: &Descriptor) -> Result<ManifestDocument, StoreError> {
+        let bytes = self.read_blob(&descriptor.digest)?;
+        Ok(ManifestDocument::parse(
             &bytes,
             &descriptor.digest,
             Some(&descriptor.media_type),
-        )? {
+        )?)
+    }
+
+    /// For an index entry, each platform's manifest descriptor (with its
+    /// `platform`) and parsed manifest, in index order; `None` for a
+    /// single-platform image. Nested indexes are not followed.
+    pub fn platform_images(
+        &self,
+        descriptor: &Descriptor,
+    ) -> Result<Option<Vec<(Descriptor, ImageManifest)>>, StoreError> {
+        let ManifestDocument::Index(index) = self.document(descriptor)? else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        for d in index.manifests {
+            if let ManifestDocument::Image(m) = self.document(&d)? {
+                out.push((d, m));
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Reads the manifest and config of an entry; for an index, of its
+    /// `linux/<host>` image, else its first.
+    pub fn details(&self, descriptor: &Descriptor) -> Result<ImageDetails, StoreError> {
+        let read = |d: &Digest| self.read_blob(d);
+        let manifest = match self.document(descriptor)? {
             ManifestDocument::Image(m) => m,
-            ManifestDocument::Index(_) => {
-                return Err(StoreError::Invalid {
-                    digest: descriptor.digest.clone(),
-                    message: "is an index; only single-platform images are stored".into(),
-                });
+            ManifestDocument::Index(index) => {
+                let host = Platform::host();
+                let linux = Platform::new("linux", &host.architecture, &host.variant);
+                let child = index
+                    .select(&linux)
+                    .or(index.manifests.first())
+                    .ok_or_else(|| StoreError::Invalid {
+                        digest: descriptor.digest.clone(),
+                        message: "is an empty index".into(),
+                    })?;
+                if child.digest == descriptor.digest {
+                    return Err(StoreError::Invalid {
+                        digest: descriptor.digest.clone(),
+                        message: "is an index naming itself".into(),
+                    });
+                }
+                return self.details(child);
             }
         };
         let config_bytes = read(&manifest.config.digest)?;
@@ -350,11 +392,24 @@ impl ImageStore {
     /// Every blob the stored images need (manifests, configs, layers).
     pub fn referenced_blobs(&self) -> Result<Vec<Digest>, StoreError> {
         let mut out = Vec::new();
+        let add = |out: &mut Vec<Digest>, m: &ImageManifest| {
+            out.push(m.config.digest.clone());
+            out.extend(m.layers.iter().map(|l| l.digest.clone()));
+        };
         for e in self.list()? {
             out.push(e.descriptor.digest.clone());
-            if let Ok(d) = self.details(&e.descriptor) {
-                out.push(d.manifest.config.digest.clone());
-                out.extend(d.manifest.layers.iter().map(|l| l.digest.clone()));
+            match self.platform_images(&e.descriptor) {
+                Ok(Some(images)) => {
+                    for (d, m) in &images {
+                        out.push(d.digest.clone());
+                        add(&mut out, m);
+                    }
+                }
+                _ => {
+                    if let Ok(d) = self.details(&e.descriptor) {
+                        add(&mut out, &d.manifest);
+                    }
+                }
             }
         }
         out.sort();

@@ -88,3 +88,77 @@ fn remove_by_digest_removes_every_name_of_the_image() {
     assert_eq!(removed.len(), 2);
     assert_eq!(names(&s), [Some("docker.io/library/c:latest".to_string())]);
 }
+
+/// Writes an image (config + manifest) to the store's content; returns its
+/// manifest descriptor with `platform`.
+fn stored_image(s: &ImageStore, arch: &str) -> (Descriptor, ImageManifest) {
+    let config = format!(
+        r#"{{"architecture":"{arch}","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+    );
+    let config_digest = s
+        .content()
+        .write_bytes(config.as_bytes(), None, "t")
+        .unwrap();
+    let m = ImageManifest {
+        schema_version: 2,
+        media_type: Some(crate::source::image::manifest::OCI_MANIFEST.into()),
+        config: Descriptor {
+            media_type: crate::source::image::manifest::OCI_CONFIG.into(),
+            digest: config_digest,
+            size: config.len() as u64,
+            platform: None,
+            annotations: BTreeMap::new(),
+            urls: Vec::new(),
+        },
+        layers: vec![],
+        annotations: BTreeMap::new(),
+    };
+    let bytes = serde_json::to_vec(&m).unwrap();
+    let digest = s.content().write_bytes(&bytes, None, "t").unwrap();
+    let mut d = manifest(0);
+    d.digest = digest;
+    d.size = bytes.len() as u64;
+    d.platform = Some(Platform::new("linux", arch, ""));
+    (d, m)
+}
+
+#[test]
+fn index_entry_details_are_the_host_image_and_every_platform_is_referenced() {
+    let (_d, s) = store();
+    let host = Platform::host().architecture;
+    let other = if host == "arm64" { "amd64" } else { "arm64" };
+    let (a, am) = stored_image(&s, other);
+    let (b, bm) = stored_image(&s, &host);
+    let index = ImageIndex {
+        schema_version: 2,
+        media_type: Some(OCI_INDEX.into()),
+        manifests: vec![a.clone(), b.clone()],
+        annotations: BTreeMap::new(),
+    };
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let mut idx = manifest(0);
+    idx.media_type = OCI_INDEX.into();
+    idx.digest = s.content().write_bytes(&bytes, None, "t").unwrap();
+    idx.size = bytes.len() as u64;
+    s.tag(&idx, &["multi".into()]).unwrap();
+
+    let entry = s.lookup("multi").unwrap();
+    let details = s.details(&entry.descriptor).unwrap();
+    assert_eq!(details.descriptor.digest, b.digest, "the host's image");
+    assert_eq!(details.config.architecture, host);
+    let images = s.platform_images(&entry.descriptor).unwrap().unwrap();
+    assert_eq!(
+        images,
+        vec![(a.clone(), am.clone()), (b.clone(), bm.clone())]
+    );
+    let referenced = s.referenced_blobs().unwrap();
+    for d in [
+        &idx.digest,
+        &a.digest,
+        &b.digest,
+        &am.config.digest,
+        &bm.config.digest,
+    ] {
+        assert!(referenced.contains(d), "{d} referenced");
+    }
+}

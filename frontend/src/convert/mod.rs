@@ -56,6 +56,9 @@
 //!   references, unresolvable images); FROM lines of every stage are
 //!   expanded and checked, as BuildKit does.
 //!
+//! [`convert_platforms`] converts once per target platform and merges the
+//! graphs by vertex digest (see `platforms`).
+//!
 //! Vertex [`crate::graph::Vertex::stage`] is the position in
 //! [`BuildGraph::stages`] (only needed stages are kept);
 //! [`crate::graph::Stage::index`] is the Dockerfile position. A vertex
@@ -68,6 +71,7 @@ mod args;
 mod copy;
 mod outline;
 mod plan;
+mod platforms;
 mod run;
 mod stage;
 mod text;
@@ -81,6 +85,7 @@ use crate::graph::{BuildGraph, GraphBuilder, ImageConfig, Platform};
 use crate::parser::Dockerfile;
 
 pub use outline::{Outline, OutlineArg, OutlineSecret, OutlineSsh, TargetInfo, outline, targets};
+pub use platforms::{PlatformGraph, PlatformTarget, convert_platforms, merge};
 
 /// What a build asks of the conversion besides the Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -373,8 +373,20 @@ impl ImageResolver {
     }
 
     /// Resolves `source` for `platform`. `pull`: re-check registry tags
-    /// instead of trusting the tag cache.
+    /// instead of trusting the tag cache. A single-platform image (no
+    /// index) whose config names another platform is an error, as in
+    /// containerd.
     pub async fn resolve(
+        &self,
+        source: &ImageSource,
+        platform: &Platform,
+        pull: bool,
+    ) -> Result<ResolvedImage, ImageError> {
+        let image = self.resolve_any(source, platform, pull).await?;
+        check_platform(image, platform)
+    }
+
+    async fn resolve_any(
         &self,
         source: &ImageSource,
         platform: &Platform,
@@ -475,6 +487,19 @@ impl ImageResolver {
         }
         load(&pulled.manifest_digest)
     }
+}
+
+/// `image` when its config's platform serves `wanted` (or names no
+/// architecture); else [`ImageError::PlatformMissing`] naming what it is.
+fn check_platform(image: ResolvedImage, wanted: &Platform) -> Result<ResolvedImage, ImageError> {
+    if image.platform.architecture.is_empty() || wanted.matches(&image.platform) {
+        return Ok(image);
+    }
+    Err(ImageError::PlatformMissing {
+        source_name: image.source.to_string(),
+        wanted: wanted.clone(),
+        available: vec![image.platform.clone()],
+    })
 }
 
 /// Resolves a local source (layout, archive) synchronously; blocking I/O.
