@@ -6,8 +6,9 @@
 #   unsupported   print why and exit 0 if the builder cannot do PHASE (else exit 1)
 #   reset         cold: drop the builder's caches, the workload's outputs          (prepare)
 #   mutate        change one file of the workload's context                         (prepare)
-#   clean         remove the phase's output; empty the scratch registry for push and
-#                 cache-to; empty the second cache for cache-from                  (prepare)
+#   clean         remove the phase's output; empty the scratch registry for push, remove the
+#                 builder's cache repository (bench/BUILDER-cache-WL) for cache-to; empty the
+#                 second cache for cache-from                                        (prepare)
 #                 (reset, mutate and clean end with `sync`: no run pays for the previous one's writeback)
 #   build         the timed action. With $TIMES_FILE set, appends its wall time in seconds (bash's
 #                 EPOCHREALTIME around the builder's commands, no wrapper start-up); with $RSS_FILE,
@@ -51,7 +52,8 @@ case $action in
     rm -rf "$out/$wl.$builder.$phase"
     case $phase in
       push) wipe_registry ;;
-      cache-to) wipe_registry && b_reset >>"$logf" 2>&1 ;;
+      # Only this builder's cache repository: the others' caches must survive until their cache-from.
+      cache-to) rm -rf "$STATE/push-registry/docker/registry/v2/repositories/bench/$builder-cache-$wl" && b_reset >>"$logf" 2>&1 ;;
       cache-from) b_reset_b >>"$logf" 2>&1 ;;
     esac
     sync

@@ -26,7 +26,7 @@ b_unsupported() {
 b_reset() { rm -rf "$hoist_root"; }
 b_reset_b() { rm -rf "$hoist_root-b"; }
 b_build() {
-  local args=() root=$hoist_root cache_ref=$PUSH_REGISTRY/bench/cache:$wl-hoist
+  local args=() root=$hoist_root cache_ref=$PUSH_REGISTRY/bench/hoist-cache-$wl:latest
   case $phase in
     tar | oci | docker) args=(-o "type=$phase,dest=$out/$wl.hoist.$phase") ;;
     oci-zstd) args=(-o "type=oci,dest=$out/$wl.hoist.$phase,compression=zstd,force-compression=true") ;;
