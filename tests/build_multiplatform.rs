@@ -269,6 +269,36 @@ fn second_multi_platform_build_is_fully_cached() {
 }
 
 #[test]
+fn min_cache_of_a_multi_platform_build_holds_every_platforms_image() {
+    let cache = tempfile::tempdir().unwrap();
+    let dest = cache.path().join("cache");
+    let a = per_arch_project();
+    a.build()
+        .args(["--platform", TWO])
+        .args(["--cache-to", &format!("type=local,dest={}", dest.display())])
+        .ok();
+    // Another data root, the same files: every step of both platforms is
+    // found in the mode=min cache, not only the first platform's.
+    let b = per_arch_project();
+    let built = b
+        .build()
+        .args(["--platform", TWO])
+        .args([
+            "--cache-from",
+            &format!("type=local,src={}", dest.display()),
+        ])
+        .ok();
+    assert!(
+        built.steps_run().is_empty(),
+        "ran: {:#?}\nwarnings: {:#?}\ncache: {}",
+        built.steps_run(),
+        built.warnings(),
+        std::fs::read_to_string(dest.join("index.json")).unwrap_or_default()
+    );
+    assert!(is_aarch64_elf(&b.out().join("linux_arm64/bin/busybox")));
+}
+
+#[test]
 fn base_image_without_the_platform_is_an_error_naming_what_it_has() {
     let p = Project::new("FROM busybox\nRUN true\n");
     let o = p.build().args(["--platform", TWO]).fails();

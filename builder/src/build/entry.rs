@@ -251,6 +251,9 @@ pub async fn build(
         )
         .with_remote_cache(remote_cache),
     );
+    state
+        .remote_cache
+        .set_finals(roots.iter().map(|r| r.0).collect());
     let target = graph.target_stage().clone();
     let runner = Arc::new(StepRunner {
         state: state.clone(),
@@ -283,6 +286,7 @@ pub async fn build(
     if several {
         let per_platform = target_layers(&graph, &targets, &results);
         let index = export_platforms(req, &state, &graph, per_platform, &outputs).await?;
+        export_cache(req, &state).await?;
         return Ok(BuildOutcome {
             graph: graph.clone(),
             config: target.config.clone(),
@@ -418,13 +422,7 @@ pub async fn build(
             duration: started.elapsed(),
         });
     }
-    if !req.cache_to.is_empty() {
-        let st = state.clone();
-        tokio::task::spawn_blocking(move || st.remote_cache.export(&st))
-            .await
-            .map_err(BuildError::setup)?
-            .map_err(BuildError::Setup)?;
-    }
+    export_cache(req, &state).await?;
     Ok(BuildOutcome {
         graph: graph.clone(),
         config: target.config.clone(),
@@ -510,6 +508,18 @@ pub(super) fn push_image(
         });
     }
     Ok(())
+}
+
+/// Writes the `--cache-to` caches, after the outputs.
+async fn export_cache(req: &BuildRequest, state: &Arc<BuildState>) -> Result<(), BuildError> {
+    if req.cache_to.is_empty() {
+        return Ok(());
+    }
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || st.remote_cache.export(&st))
+        .await
+        .map_err(BuildError::setup)?
+        .map_err(BuildError::Setup)
 }
 
 /// The bytes of an image's blobs: what writing it as an archive moves.

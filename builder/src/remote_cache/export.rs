@@ -34,11 +34,16 @@ fn exported_results(
     mode: CacheMode,
 ) -> Vec<(usize, Arc<VertexResult>)> {
     let noted = cache.noted();
-    let target = state.graph.target_stage().result.0;
-    let final_ids: Vec<&Digest> = noted
-        .get(&target)
+    let mut finals = cache.finals();
+    if finals.is_empty() {
+        finals.push(state.graph.target_stage().result.0);
+    }
+    // The layer ids of each built image (one per platform).
+    let final_ids: Vec<Vec<&Digest>> = finals
+        .iter()
+        .filter_map(|t| noted.get(t))
         .map(|r| r.layers().iter().map(|l| &l.id).collect())
-        .unwrap_or_default();
+        .collect();
     noted
         .iter()
         .filter(|(v, _)| {
@@ -52,7 +57,9 @@ fn exported_results(
             CacheMode::Max => true,
             CacheMode::Min => {
                 let ids = r.layers();
-                ids.len() <= final_ids.len() && ids.iter().zip(&final_ids).all(|(a, b)| &a.id == *b)
+                final_ids.iter().any(|image| {
+                    ids.len() <= image.len() && ids.iter().zip(image).all(|(a, b)| &a.id == *b)
+                })
             }
         })
         .map(|(v, r)| (*v, r.clone()))

@@ -54,6 +54,9 @@ pub struct RemoteCache {
     existence: ExistenceMemo,
     /// Vertex index → its result, when an export was asked for.
     noted: Mutex<BTreeMap<usize, Arc<VertexResult>>>,
+    /// The vertices whose results are the built images (one per platform);
+    /// empty: the graph's target stage.
+    finals: Mutex<Vec<usize>>,
     /// Imported cache mount contents unpacked this build, by cache id.
     seeds: Mutex<std::collections::HashMap<String, std::path::PathBuf>>,
     /// Where they are unpacked (removed when the build ends).
@@ -99,6 +102,7 @@ impl RemoteCache {
             handle: tokio::runtime::Handle::try_current().ok(),
             existence: ExistenceMemo::default(),
             noted: Mutex::new(BTreeMap::new()),
+            finals: Mutex::default(),
             seeds: Mutex::default(),
             seed_root: Mutex::default(),
         }
@@ -295,6 +299,18 @@ impl RemoteCache {
 
     fn noted(&self) -> BTreeMap<usize, Arc<VertexResult>> {
         self.noted.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Names the vertices whose results are the images built (one per
+    /// platform), for `mode=min`.
+    pub fn set_finals(&self, vertices: Vec<usize>) {
+        if let Ok(mut f) = self.finals.lock() {
+            *f = vertices;
+        }
+    }
+
+    fn finals(&self) -> Vec<usize> {
+        self.finals.lock().map(|f| f.clone()).unwrap_or_default()
     }
 }
 
