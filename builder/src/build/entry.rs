@@ -19,8 +19,7 @@ use hoist_snapshotter::snapshot::{Driver, SnapshotStore};
 
 use super::error::{BuildError, StepError};
 use super::export_fs::{export_local, export_tar};
-use super::layer_meters::LayerMeters;
-use super::layers::materialize;
+use super::output_plan::{OutputPlan, assemble_images, create_file};
 use super::platforms::{export_platforms, mark_emulated, target_layers};
 use super::resolve::{BuildResolver, ResolvedMap};
 use super::result::LayerRef;
@@ -29,8 +28,8 @@ use super::ssh_agent::{KeyAgent, is_socket};
 use super::state::{BuildState, SolveOptions};
 use crate::export::archive::{ArchiveImage, write_docker_tar, write_layout_dir, write_oci_tar};
 use crate::export::spec::{OutputDest, OutputKind, OutputSpec};
+use crate::image::AssembledImage;
 use crate::image::index::AssembledIndex;
-use crate::image::{AssembledImage, ImageOptions, LayerSources, assemble};
 use crate::progress::{Event, MeteredWriter, Progress, TransferMeter};
 use crate::registry::{
     PushMeters, PushOptions, Reference, RegistryClient, RegistryOptions, push_image_with,
@@ -40,7 +39,7 @@ use crate::root::DataRoot;
 use crate::solver::{Cancel, SolveError, solve};
 use crate::source::image::ImageResolver;
 use crate::source::image::tag_cache::TagCache;
-use crate::store::{ImageStore, normalise_name};
+use crate::store::ImageStore;
 
 /// Where a build runs: the data root and the hoist executable that serves
 /// as the sandbox's init.
@@ -301,38 +300,21 @@ pub async fn build(
         let st = state.clone();
         let layers2 = layers.clone();
         let config = target.config.clone();
-        let names = output_names(out, &req.tags).map_err(BuildError::setup)?;
+        let plan = OutputPlan::new(out, req).map_err(BuildError::setup)?;
+        let names = plan.names.clone();
         let out2 = out.clone();
-        let names2 = names.clone();
-        let push = out.push || (req.push && out.kind == OutputKind::Image);
-        let mut options = image_options(out, req);
-        // Only stored, not sent anywhere: new layers stay plain tars.
-        options.plain_new_layers = out.kind == OutputKind::Image && !push;
-        let task = format!("exporting to {}", out.kind.name());
         let assembled =
             tokio::task::spawn_blocking(move || -> Result<Option<AssembledImage>, StepError> {
-                let names = names2;
+                let OutputPlan {
+                    names,
+                    push,
+                    options,
+                    task,
+                } = plan;
                 let assemble_image = || -> Result<AssembledImage, StepError> {
-                    let records = st.root.layer_records();
-                    let meters = LayerMeters::new(st.progress.clone(), &task);
-                    let observe = |id: &Digest, bytes: u64| meters.observe(id, bytes);
-                    let src = LayerSources {
-                        content: &st.content,
-                        snapshots: &st.snapshots,
-                        records: &records,
-                        observe: Some(&observe),
-                    };
-                    if options.rewrite_timestamp {
-                        // Base layers are rewritten from their unpacked form.
-                        materialize(&st, &layers2)?;
-                    }
-                    let mut options = options.clone();
-                    st.remote_cache
-                        .prepare_image(&st, &layers2, &mut options)
-                        .map_err(StepError::msg)?;
-                    let image = assemble(src, &layers2, &config, &options);
-                    meters.finish();
-                    image.map_err(StepError::other)
+                    assemble_images(&st, &task, &[(&layers2, &config)], &options)?
+                        .pop()
+                        .ok_or_else(|| StepError::msg("no image was assembled"))
                 };
                 match (out2.kind, out2.dest) {
                     (OutputKind::Local, Some(OutputDest::Path(dir))) => {
@@ -342,10 +324,7 @@ pub async fn build(
                         export_tar(&st, &layers2, std::io::stdout().lock()).map(|()| None)
                     }
                     (OutputKind::Tar, Some(OutputDest::Path(file))) => {
-                        let f = std::fs::File::create(&file).map_err(|e| {
-                            StepError::msg(format!("creating {}: {e}", file.display()))
-                        })?;
-                        export_tar(&st, &layers2, std::io::BufWriter::new(f)).map(|()| None)
+                        export_tar(&st, &layers2, create_file(&file)?).map(|()| None)
                     }
                     (OutputKind::CacheOnly, _) => Ok(None),
                     (OutputKind::Image | OutputKind::Registry | OutputKind::Docker, None) => {
@@ -391,12 +370,8 @@ pub async fn build(
                                 write_layout_dir(&st.content, &archive, &dir)
                             }
                             OutputDest::Path(file) => {
-                                let f = std::fs::File::create(&file).map_err(|e| {
-                                    StepError::msg(format!("creating {}: {e}", file.display()))
-                                })?;
                                 let what = format!("writing {}", file.display());
-                                let mut w =
-                                    MeteredWriter::new(std::io::BufWriter::new(f), meter(what));
+                                let mut w = MeteredWriter::new(create_file(&file)?, meter(what));
                                 let written = write(&mut w);
                                 w.finish();
                                 written
@@ -430,43 +405,6 @@ pub async fn build(
         image,
         index: None,
     })
-}
-
-/// The names an image output gives: its `name=` values and the `-t` tags,
-/// normalised (`app` → `docker.io/library/app:latest`), without duplicates.
-pub(super) fn output_names(out: &OutputSpec, tags: &[String]) -> Result<Vec<String>, String> {
-    let mut names: Vec<String> = Vec::new();
-    for n in out.names.iter().chain(tags) {
-        let full = normalise_name(n).map_err(|e| format!("image name {n:?}: {e}"))?;
-        if !names.contains(&full) {
-            names.push(full);
-        }
-    }
-    Ok(names)
-}
-
-/// How an output wants its image assembled.
-pub(super) fn image_options(out: &OutputSpec, req: &BuildRequest) -> ImageOptions {
-    let mut annotations = BTreeMap::new();
-    for (key, value) in out.annotations.iter().chain(&req.annotations) {
-        // `[LEVEL:]KEY`: only the manifest level exists for a single image.
-        let key = match key.split_once(':') {
-            Some((level, k)) if level == "manifest" || level.starts_with("manifest[") => k,
-            Some((level, _)) if !level.contains('.') && !level.contains('/') => continue,
-            _ => key.as_str(),
-        };
-        annotations.insert(key.to_string(), value.clone());
-    }
-    ImageOptions {
-        compression: out.compression,
-        compression_level: out.compression_level,
-        force_compression: out.force_compression,
-        rewrite_timestamp: out.rewrite_timestamp,
-        oci_mediatypes: out.oci_mediatypes.unwrap_or(out.kind != OutputKind::Docker),
-        annotations,
-        source_date_epoch: req.source_date_epoch,
-        plain_new_layers: false,
-    }
 }
 
 /// `type=registry` / `push=true` / `--push`: pushes the assembled image or index

@@ -6,6 +6,7 @@
 //! - [`resolve`]: base images for the conversion step.
 //! - [`platforms`]: emulated steps, multi-platform exports (image index).
 //! - [`export_fs`]: `type=local` and `type=tar` outputs.
+//! - `output_plan`: what the one- and several-platform exports share.
 //! - [`state`]: what one build shares between its tasks.
 //! - [`runner`]: per-vertex dispatch, cache lookups, progress events.
 //! - [`run_step`] / [`file_step`]: RUN and COPY/ADD/mkdir steps.
@@ -26,6 +27,7 @@ pub mod file_step;
 pub mod http_step;
 pub mod layer_meters;
 pub mod layers;
+mod output_plan;
 pub mod platforms;
 pub mod resolve;
 pub mod result;

@@ -18,21 +18,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hoist_frontend::convert::PlatformTarget;
-use hoist_frontend::graph::{BuildGraph, Op, Platform, VertexId};
-use hoist_snapshotter::digest::Digest;
+use hoist_frontend::graph::{BuildGraph, ImageConfig, Op, Platform, VertexId};
 
-use super::entry::{image_options, output_names, push_image};
+use super::entry::push_image;
 use super::error::{BuildError, StepError};
 use super::export_fs::export_local;
-use super::layer_meters::LayerMeters;
-use super::layers::materialize;
+use super::output_plan::{OutputPlan, assemble_images, create_file};
 use super::result::{LayerRef, VertexResult};
 use super::state::BuildState;
 use crate::exec::binfmt::is_native;
 use crate::export::archive::{ArchiveIndex, write_index_layout_dir, write_index_oci_tar};
 use crate::export::spec::{OutputDest, OutputKind, OutputSpec};
 use crate::image::index::{AssembledIndex, assemble_index};
-use crate::image::{AssembledImage, LayerSources, assemble};
 use crate::progress::Event;
 use crate::request::BuildRequest;
 use crate::store::ImageStore;
@@ -97,41 +94,23 @@ pub async fn export_platforms(
             ));
         }
         let started = Instant::now();
-        let names = output_names(out, &req.tags).map_err(BuildError::setup)?;
-        let push = out.push || (req.push && out.kind == OutputKind::Image);
+        let plan = OutputPlan::new(out, req).map_err(BuildError::setup)?;
         let (st, g, t, o) = (state.clone(), graph.clone(), targets.clone(), out.clone());
-        let mut options = image_options(out, req);
-        // Only stored, not sent anywhere: new layers stay plain tars (as
-        // for one platform).
-        options.plain_new_layers = out.kind == OutputKind::Image && !push;
-        let task = format!("exporting to {}", out.kind.name());
         let index_annotations = index_annotations(out, req);
         let index = tokio::task::spawn_blocking(move || -> Result<_, StepError> {
+            let OutputPlan {
+                names,
+                push,
+                options,
+                task,
+            } = plan;
             let assemble_index_now = || -> Result<AssembledIndex, StepError> {
-                let records = st.root.layer_records();
-                let meters = LayerMeters::new(st.progress.clone(), &task);
-                let observe = |id: &Digest, bytes: u64| meters.observe(id, bytes);
-                let src = LayerSources {
-                    content: &st.content,
-                    snapshots: &st.snapshots,
-                    records: &records,
-                    observe: Some(&observe),
-                };
-                let mut images: Vec<(Platform, AssembledImage)> = Vec::new();
-                for (platform, stage, layers) in t.iter() {
-                    if options.rewrite_timestamp {
-                        materialize(&st, layers)?;
-                    }
-                    let config = &g.stages[*stage].config;
-                    // Imported cache blobs fetched, inline cache annotated.
-                    let mut options = options.clone();
-                    st.remote_cache
-                        .prepare_image(&st, layers, &mut options)
-                        .map_err(StepError::msg)?;
-                    let image = assemble(src, layers, config, &options);
-                    images.push((platform.clone(), image.map_err(StepError::other)?));
-                }
-                meters.finish();
+                let parts: Vec<(&[LayerRef], &ImageConfig)> = t
+                    .iter()
+                    .map(|(_, stage, layers)| (layers.as_slice(), &g.stages[*stage].config))
+                    .collect();
+                let images = assemble_images(&st, &task, &parts, &options)?;
+                let images = t.iter().map(|(p, _, _)| p.clone()).zip(images).collect();
                 assemble_index(
                     &st.content,
                     images,
@@ -154,12 +133,7 @@ pub async fn export_platforms(
                     }
                     match dest {
                         OutputDest::Stdout => write_dir_tar(tmp.path(), std::io::stdout().lock()),
-                        OutputDest::Path(file) => {
-                            let f = std::fs::File::create(&file).map_err(|e| {
-                                StepError::msg(format!("creating {}: {e}", file.display()))
-                            })?;
-                            write_dir_tar(tmp.path(), std::io::BufWriter::new(f))
-                        }
+                        OutputDest::Path(file) => write_dir_tar(tmp.path(), create_file(&file)?),
                     }?;
                     Ok(None)
                 }
@@ -195,15 +169,7 @@ pub async fn export_platforms(
                             write_index_layout_dir(&st.content, &archive, &dir)
                         }
                         OutputDest::Path(file) => {
-                            let f = std::fs::File::create(&file).map_err(|e| {
-                                StepError::msg(format!("creating {}: {e}", file.display()))
-                            })?;
-                            write_index_oci_tar(
-                                &st.content,
-                                &archive,
-                                mtime,
-                                std::io::BufWriter::new(f),
-                            )
+                            write_index_oci_tar(&st.content, &archive, mtime, create_file(&file)?)
                         }
                     }
                     .map_err(StepError::other)?;
