@@ -284,6 +284,18 @@ fn unreadable_cache_sources_are_warnings_and_the_build_runs_normally() {
 }
 
 /// The cache config of the local cache at `dir`.
+/// Builds `p` into its store with `--cache-to type=local,dest=DIR,mode=max`;
+/// the cache config written.
+fn export_local_max(p: &Project, dir: &Path) -> Value {
+    image_build(p, None)
+        .args([
+            "--cache-to",
+            &format!("type=local,dest={},mode=max", dir.display()),
+        ])
+        .ok();
+    local_config(dir)
+}
+
 fn local_config(dir: &Path) -> Value {
     let blob = |digest: &str| {
         std::fs::read(
@@ -382,13 +394,7 @@ fn imported_layers_are_downloaded_only_when_a_step_or_an_export_needs_them() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let a = project(DOCKERFILE);
-    image_build(&a, None)
-        .args([
-            "--cache-to",
-            &format!("type=local,dest={},mode=max", cache.display()),
-        ])
-        .ok();
-    let config = local_config(&cache);
+    let config = export_local_max(&a, &cache);
     let build_only = blobs_only_of(&config, "[build ");
     assert!(!build_only.is_empty());
     let all: Vec<String> = config["layers"]
@@ -498,13 +504,7 @@ fn local_cache_with_corrupted_blobs_warns_and_builds_like_without_cache() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let a = project(DOCKERFILE);
-    image_build(&a, None)
-        .args([
-            "--cache-to",
-            &format!("type=local,dest={},mode=max", cache.display()),
-        ])
-        .ok();
-    let config = local_config(&cache);
+    let config = export_local_max(&a, &cache);
     for layer in config["layers"].as_object().unwrap().values() {
         let Some(d) = layer["blob"]["digest"].as_str() else {
             continue;
