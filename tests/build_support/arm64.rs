@@ -104,36 +104,17 @@ pub fn arm64_busybox_layout() -> &'static Path {
             let busybox = arm64_busybox();
             let dir = tempfile::tempdir().unwrap();
             let layout = dir.path().join("busybox-arm64");
-            // The applet list comes from the host's busybox (the same
-            // Debian version): the arm64 one cannot run here without qemu.
-            let script = r#"set -eu
-out=$1; busybox=$2; work=$3
-umoci init --layout "$out"
-umoci new --image "$out:latest"
-umoci unpack --image "$out:latest" "$work/bundle" >/dev/null
-root=$work/bundle/rootfs
-mkdir -p "$root/bin" "$root/etc" "$root/root" "$root/tmp"
-chmod 1777 "$root/tmp"
-cp "$busybox" "$root/bin/busybox"
-for applet in $(/bin/busybox --list); do
-  [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
-printf 'root:x:0:\n' >"$root/etc/group"
-umoci repack --image "$out:latest" "$work/bundle"
-umoci config --image "$out:latest" --os linux --architecture arm64 \
-  --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  --config.cmd /bin/sh
-umoci gc --layout "$out"
-"#;
-            let work = tempfile::tempdir().unwrap();
+            let script = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/examples/make-busybox-layout.sh"
+            );
             run(
-                Command::new("sh")
-                    .args(["-c", script, "sh"])
+                Command::new("bash")
+                    .arg(script)
                     .arg(&layout)
-                    .arg(busybox)
-                    .arg(work.path()),
-                "making the arm64 busybox layout with umoci",
+                    .env("BUSYBOX", busybox)
+                    .env("ARCH", "arm64"),
+                "making the arm64 busybox layout with examples/make-busybox-layout.sh",
             )
             .unwrap_or_else(|e| panic!("{e}"));
             (dir, layout)
